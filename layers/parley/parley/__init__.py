@@ -1,0 +1,1 @@
+"""Parley: the shared package behind every function (shipped as a Lambda layer)."""

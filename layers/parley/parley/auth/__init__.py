@@ -1,0 +1,1 @@
+"""Accounts' credentials: access and refresh tokens, password hashing."""

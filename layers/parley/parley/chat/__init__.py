@@ -1,0 +1,1 @@
+"""The chat domain: chats, members, messages, receipts, pins, forwards."""

@@ -1,0 +1,64 @@
+"""Every setting, read from the environment once and lazily.
+
+The same variable names serve locally and on AWS. Nothing here connects to
+anything: a handler's cold start pays only for what it uses.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    # Backing services
+    database_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/parley"
+    database_pool_size: int = 5
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    # Extra librdkafka settings as JSON, e.g. SASL/IAM for MSK.
+    kafka_client_config: dict[str, str] = Field(default_factory=dict)
+    kafka_flush_timeout_seconds: float = 0.5
+
+    # Tokens: the secret itself locally, or the name of a Secrets Manager
+    # secret / SSM parameter holding it on AWS.
+    jwt_secret: SecretStr | None = None
+    jwt_secret_name: str | None = None
+    access_token_ttl_seconds: int = 15 * 60
+    refresh_token_ttl_seconds: int = 30 * 24 * 3600
+
+    # WebSocket behaviour
+    allowed_origins: list[str] = Field(default_factory=list)
+    connection_ttl_seconds: int = 2 * 3600 + 600
+    max_pins_per_chat: int = 50
+    edit_window_seconds: int = 48 * 3600
+    message_max_chars: int = 4000
+    typing_interval_seconds: float = 2.0
+    message_cache_size: int = 100
+
+    # Rate limits (per user, per action class, per window)
+    rate_limit_messages: int = 20
+    rate_limit_messages_window_seconds: int = 10
+    rate_limit_actions: int = 120
+    rate_limit_actions_window_seconds: int = 60
+    rate_limit_auth: int = 10
+    rate_limit_auth_window_seconds: int = 60
+
+    # Events
+    event_source: str = "parley"
+    topic_partitions: int = 3
+    topic_retention_ms: int = 7 * 24 * 3600 * 1000
+    consumer_max_retries: int = 3
+
+    # Observability (Powertools reads its own POWERTOOLS_* variables too)
+    log_level: str = "INFO"
+    service_name: str = "parley"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

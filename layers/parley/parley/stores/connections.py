@@ -1,0 +1,94 @@
+"""Live WebSocket connections: which user holds which connection ids."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from parley.config import get_settings
+from parley.stores.client import get_redis
+
+
+def _conn_key(connection_id: str) -> str:
+    return f"conn:{connection_id}"
+
+
+def _user_key(user_id: uuid.UUID | str) -> str:
+    return f"user:{user_id}:conns"
+
+
+@dataclass(frozen=True)
+class Connection:
+    connection_id: str
+    user_id: uuid.UUID
+    connected_at: float
+    source_ip: str = ""
+
+
+def add(connection: Connection) -> bool:
+    """Register a connection; True when it is the user's only live one."""
+    ttl = get_settings().connection_ttl_seconds
+    pipe = get_redis().pipeline()
+    pipe.hset(
+        _conn_key(connection.connection_id),
+        mapping={
+            "userId": str(connection.user_id),
+            "connectedAt": connection.connected_at,
+            "sourceIp": connection.source_ip,
+        },
+    )
+    pipe.expire(_conn_key(connection.connection_id), ttl)
+    pipe.sadd(_user_key(connection.user_id), connection.connection_id)
+    pipe.expire(_user_key(connection.user_id), ttl)
+    pipe.scard(_user_key(connection.user_id))
+    return pipe.execute()[-1] == 1
+
+
+def get(connection_id: str) -> Connection | None:
+    fields = get_redis().hgetall(_conn_key(connection_id))
+    if not fields:
+        return None
+    return Connection(
+        connection_id=connection_id,
+        user_id=uuid.UUID(fields["userId"]),
+        connected_at=float(fields.get("connectedAt") or time.time()),
+        source_ip=fields.get("sourceIp", ""),
+    )
+
+
+def remove(connection_id: str, user_id: uuid.UUID | None = None) -> tuple[uuid.UUID | None, bool]:
+    """Forget a connection. Returns its user and whether that user has none left.
+
+    Idempotent: removing an unknown connection returns (user_id or None, False).
+    """
+    redis = get_redis()
+    if user_id is None:
+        owner = redis.hget(_conn_key(connection_id), "userId")
+        user_id = uuid.UUID(owner) if owner else None
+    pipe = redis.pipeline()
+    pipe.delete(_conn_key(connection_id))
+    if user_id is not None:
+        pipe.srem(_user_key(user_id), connection_id)
+        pipe.scard(_user_key(user_id))
+    results = pipe.execute()
+    if user_id is None:
+        return None, False
+    removed, remaining = results[1], results[2]
+    return user_id, bool(removed) and remaining == 0
+
+
+def of_users(user_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, set[str]]:
+    """Every live connection id of each user (users with none are left out)."""
+    ids = list(dict.fromkeys(user_ids))
+    if not ids:
+        return {}
+    pipe = get_redis().pipeline()
+    for user_id in ids:
+        pipe.smembers(_user_key(user_id))
+    return {user_id: conns for user_id, conns in zip(ids, pipe.execute(), strict=True) if conns}
+
+
+def count(user_id: uuid.UUID) -> int:
+    return get_redis().scard(_user_key(user_id))
