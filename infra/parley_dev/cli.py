@@ -1,0 +1,242 @@
+"""`parley-dev`: run the stack locally, migrate, create topics, invoke a handler."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import signal
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from types import ModuleType, SimpleNamespace
+
+from parley_dev.localenv import apply_local_defaults
+from parley_dev.services import ServiceError, Services, port_is_free, start_services
+
+ROOT = Path.cwd()
+TEMPLATE = ROOT / "template.yaml"
+WEB_DIR = ROOT / "web"
+STAGE = "ws"
+
+
+def step(line: str) -> None:
+    print(f"  - {line}", flush=True)
+
+
+def fail(message: str) -> int:
+    print(f"parley-dev: {message}", file=sys.stderr, flush=True)
+    return 1
+
+
+def _data_dir(args: argparse.Namespace) -> Path:
+    return Path(args.data_dir or os.environ.get("PARLEY_DATA_DIR") or ROOT / ".parley" / "dev")
+
+
+def _reset_cached_clients() -> None:
+    from parley.config import get_settings
+    from parley.db import reset_engine
+
+    get_settings.cache_clear()
+    reset_engine()
+
+
+def prepare(data_dir: Path) -> Services:
+    """Services up, schema migrated, topics created: what `up` and `services` share."""
+    apply_local_defaults()
+    print("Starting services", flush=True)
+    services = start_services(data_dir, on_step=step)
+    os.environ.update(services.env())
+    _reset_cached_clients()
+    try:
+        print("Migrating PostgreSQL", flush=True)
+        from parley.db.migrate import upgrade
+
+        upgrade()
+        step("schema at head")
+        print("Creating Kafka topics", flush=True)
+        from parley.events.kafka import ensure_topics
+
+        created = ensure_topics()
+        step(f"{len(created)} created, the rest already there" if created else "all present")
+    except BaseException:
+        services.stop()
+        raise
+    return services
+
+
+def _wait_for_signal() -> None:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    while not stop.is_set():
+        stop.wait(0.5)
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    port = int(args.port or os.environ.get("PORT") or 8000)
+    host = args.host
+    if not port_is_free(port, host):
+        return fail(
+            f"port {port} is already in use (is another `make run` serving?). "
+            f"Stop it, or choose another port: PORT={port + 1} make run"
+        )
+    try:
+        services = prepare(_data_dir(args))
+    except ServiceError as exc:
+        return fail(str(exc))
+    try:
+        from parley_dev.gateway import GatewayOptions, create_app, serve
+
+        options = GatewayOptions(
+            log_events=args.log_events,
+            schedule_rate_override_seconds=args.schedule_every,
+        )
+        app = create_app(TEMPLATE, options=options, web_dir=WEB_DIR)
+        base = f"http://{host}:{port}"
+        print(
+            "\nParley is running\n"
+            f"  web client       {base}/\n"
+            f"  REST API         {base}/api   (docs: {base}/api/docs)\n"
+            f"  WebSocket API    ws://{host}:{port}/{STAGE}?token=ACCESS_TOKEN\n"
+            f"  @connections     {base}/{STAGE}/@connections/{{connectionId}}\n"
+            "Press Ctrl-C to stop (services stop with it).\n",
+            flush=True,
+        )
+        serve(app, host=host, port=port)
+    finally:
+        print("Stopping services", flush=True)
+        services.stop()
+        step("stopped")
+    return 0
+
+
+def cmd_services(args: argparse.Namespace) -> int:
+    try:
+        services = prepare(_data_dir(args))
+    except ServiceError as exc:
+        return fail(str(exc))
+    print("\n# Services are up. In another shell:")
+    for name, value in services.env().items():
+        print(f"export {name}='{value}'")
+    print("# Ctrl-C stops them.", flush=True)
+    try:
+        _wait_for_signal()
+    finally:
+        services.stop()
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from parley.db.migrate import downgrade, upgrade
+
+    if args.downgrade:
+        downgrade(revision=args.revision or "base")
+    else:
+        upgrade(revision=args.revision or "head")
+    print(f"migrated ({'down to ' if args.downgrade else 'up to '}{args.revision or 'the end'})")
+    return 0
+
+
+def cmd_topics(_args: argparse.Namespace) -> int:
+    from parley.events.catalog import TOPICS
+    from parley.events.kafka import ensure_topics
+
+    created = set(ensure_topics())
+    for topic in TOPICS:
+        print(f"{topic.name:<24} {'created' if topic.name in created else 'exists'}")
+    return 0
+
+
+def load_function(name: str) -> ModuleType:
+    """Load functions/<name>/app.py in its own module namespace, as Lambda would."""
+    path = ROOT / "functions" / name / "app.py"
+    if not path.exists():
+        known = sorted(p.name for p in (ROOT / "functions").iterdir() if p.is_dir())
+        raise SystemExit(f"parley-dev: no function {name!r}; known: {', '.join(known)}")
+    spec = importlib.util.spec_from_file_location(f"parley_function_{name}", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def lambda_context(function_name: str, timeout_seconds: int = 10) -> SimpleNamespace:
+    deadline = time.monotonic() + timeout_seconds
+    return SimpleNamespace(
+        function_name=function_name,
+        function_version="$LATEST",
+        invoked_function_arn=f"arn:aws:lambda:us-east-1:000000000000:function:{function_name}",
+        memory_limit_in_mb=512,
+        aws_request_id=str(uuid.uuid4()),
+        log_group_name=f"/aws/lambda/{function_name}",
+        log_stream_name="local",
+        get_remaining_time_in_millis=lambda: max(0, int((deadline - time.monotonic()) * 1000)),
+    )
+
+
+def cmd_invoke(args: argparse.Namespace) -> int:
+    apply_local_defaults()
+    event = json.loads(Path(args.event).read_text()) if args.event else {}
+    module = load_function(args.function)
+    result = module.handler(event, lambda_context(args.function))
+    print(json.dumps(result, indent=2, default=str))
+    return 0
+
+
+def cmd_browser_deps(_args: argparse.Namespace) -> int:
+    try:
+        from parley_dev.browser import ensure_chromium
+    except ImportError:
+        return 0
+    ensure_chromium()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="parley-dev", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="services, migrations, topics, then the dev gateway")
+    up.add_argument("--port", type=int, help="default: $PORT or 8000")
+    up.add_argument("--host", default="127.0.0.1")
+    up.add_argument("--data-dir", help="default: $PARLEY_DATA_DIR or .parley/dev")
+    up.add_argument("--log-events", action="store_true", help="print every event passed")
+    up.add_argument(
+        "--schedule-every", type=float, default=5.0,
+        help="run scheduled functions every N seconds locally (default 5)",
+    )
+    up.set_defaults(run=cmd_up)
+
+    services = sub.add_parser("services", help="start only the services; print exports")
+    services.add_argument("--data-dir")
+    services.set_defaults(run=cmd_services)
+
+    migrate = sub.add_parser("migrate", help="alembic upgrade (or --downgrade)")
+    migrate.add_argument("--revision")
+    migrate.add_argument("--downgrade", action="store_true")
+    migrate.set_defaults(run=cmd_migrate)
+
+    topics = sub.add_parser("topics", help="create the catalog's Kafka topics")
+    topics.set_defaults(run=cmd_topics)
+
+    invoke = sub.add_parser("invoke", help="call a function's handler with an event file")
+    invoke.add_argument("function", help="a directory under functions/")
+    invoke.add_argument("--event", help="event JSON file (tests/events/ has samples)")
+    invoke.set_defaults(run=cmd_invoke)
+
+    browser = sub.add_parser("browser-deps", help="install Chromium for the browser tests")
+    browser.set_defaults(run=cmd_browser_deps)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The REST API: a FastAPI app served by one function behind the HTTP API."""

@@ -1,0 +1,28 @@
+"""The FastAPI application; every route lives under the HTTP API's base path."""
+
+from __future__ import annotations
+
+import os
+
+from fastapi import APIRouter, FastAPI
+
+from parley.rest.routers import health
+
+BASE_PATH = os.environ.get("PARLEY_API_BASE_PATH", "/api").rstrip("/")
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="Parley REST API",
+        version="0.1.0",
+        openapi_url=f"{BASE_PATH}/openapi.json",
+        docs_url=f"{BASE_PATH}/docs",
+        redoc_url=None,
+    )
+    api = APIRouter(prefix=BASE_PATH)
+    api.include_router(health.router)
+    app.include_router(api)
+    return app
+
+
+app = create_app()

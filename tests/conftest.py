@@ -1,0 +1,67 @@
+"""The suite's stack: real PostgreSQL, Redis and a Kafka-protocol broker.
+
+Each is embedded (fresh, in .parley/test) unless its variable points at a
+server already, exactly as `make run` decides.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_DATA_DIR = ROOT / ".parley" / "test"
+
+def reset_clients() -> None:
+    """Forget cached settings and clients so they read the environment again."""
+    from parley.config import get_settings
+    from parley.db import reset_engine
+    from parley.events.kafka import reset_producer
+    from parley.stores.client import reset_redis
+
+    get_settings.cache_clear()
+    reset_engine()
+    reset_redis()
+    reset_producer()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def stack() -> Iterator[dict[str, str]]:
+    from parley_dev.localenv import apply_local_defaults
+    from parley_dev.services import start_services
+
+    apply_local_defaults()
+    shutil.rmtree(TEST_DATA_DIR, ignore_errors=True)
+    services = start_services(TEST_DATA_DIR)
+    os.environ.update(services.env())
+    reset_clients()
+
+    from parley.db.migrate import upgrade
+    from parley.events.kafka import ensure_topics
+
+    upgrade()
+    ensure_topics()
+    try:
+        yield services.env()
+    finally:
+        reset_clients()
+        services.stop()
+
+
+@pytest.fixture(autouse=True)
+def clean_state(stack: dict[str, str]) -> Iterator[None]:
+    """Every test starts with empty tables and an empty Redis."""
+    from parley.db import get_engine
+    from parley.db.models import Base
+    from parley.stores.client import get_redis
+    from sqlalchemy import text
+
+    tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+    with get_engine().begin() as connection:
+        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    get_redis().flushdb()
+    yield
