@@ -16,6 +16,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 TEST_DATA_DIR = ROOT / ".parley" / "test"
 
+
 def reset_clients() -> None:
     """Forget cached settings and clients so they read the environment again."""
     from parley.config import get_settings

