@@ -56,10 +56,11 @@ def stack() -> Iterator[dict[str, str]]:
 @pytest.fixture(autouse=True)
 def clean_state(stack: dict[str, str]) -> Iterator[None]:
     """Every test starts with empty tables and an empty Redis."""
+    from sqlalchemy import text
+
     from parley.db import get_engine
     from parley.db.models import Base
     from parley.stores.client import get_redis
-    from sqlalchemy import text
 
     tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
     with get_engine().begin() as connection:

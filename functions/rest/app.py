@@ -1,4 +1,5 @@
 from mangum import Mangum
+
 from parley.rest.app import app
 
 handler = Mangum(app, lifespan="off")

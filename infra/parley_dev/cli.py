@@ -68,12 +68,11 @@ def prepare(data_dir: Path) -> Services:
     return services
 
 
-def _wait_for_signal() -> None:
+def _stop_on_signal() -> threading.Event:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    while not stop.is_set():
-        stop.wait(0.5)
+    return stop
 
 
 def cmd_up(args: argparse.Namespace) -> int:
@@ -119,12 +118,14 @@ def cmd_services(args: argparse.Namespace) -> int:
         services = prepare(_data_dir(args))
     except ServiceError as exc:
         return fail(str(exc))
+    stop = _stop_on_signal()
     print("\n# Services are up. In another shell:")
     for name, value in services.env().items():
         print(f"export {name}='{value}'")
     print("# Ctrl-C stops them.", flush=True)
     try:
-        _wait_for_signal()
+        while not stop.wait(0.5):
+            pass
     finally:
         services.stop()
     return 0

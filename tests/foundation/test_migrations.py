@@ -8,10 +8,11 @@ import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from parley.db.migrate import downgrade, upgrade
-from parley.db.models import Base
 from sqlalchemy import create_engine, inspect
 from sqlalchemy.engine import make_url
+
+from parley.db.migrate import downgrade, upgrade
+from parley.db.models import Base
 
 EXPECTED_TABLES = {
     "users",

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+
 from parley_dev import services as services_module
 from parley_dev.services import ServiceError, start_postgres, start_services
 
