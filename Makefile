@@ -11,8 +11,8 @@ $(STAMP): pyproject.toml
 		{ echo "parley needs Python 3.11 or newer (found: $$($(PYTHON) --version))"; exit 1; }
 	@echo "==> creating $(VENV) and installing parley (first run takes a minute)"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@$(BIN)/pip install --quiet --upgrade pip
-	@$(BIN)/pip install --quiet -e '.[dev]'
+	@$(BIN)/pip install -qq --upgrade pip
+	@$(BIN)/pip install -qq -e '.[dev]'
 	@touch $(STAMP)
 
 run: $(STAMP)
