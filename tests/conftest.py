@@ -67,3 +67,20 @@ def clean_state(stack: dict[str, str]) -> Iterator[None]:
         connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     get_redis().flushdb()
     yield
+
+
+@pytest.fixture(scope="session")
+def gateway_server(stack: dict[str, str]) -> Iterator[object]:
+    """The dev gateway over the real template.yaml, on a free port."""
+    from parley_dev.gateway import GatewayOptions, GatewayServer, create_app
+
+    options = GatewayOptions(schedule_rate_override_seconds=2.0)
+    app = create_app(ROOT / "template.yaml", options=options, web_dir=ROOT / "web")
+    with GatewayServer(app) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def gateway_url(gateway_server) -> str:
+    """Base URL of the running stack: `/` web, `/api` REST, `/ws` WebSocket."""
+    return gateway_server.url

@@ -13,8 +13,9 @@ from typing import Any
 
 import boto3
 import pytest
-from parley_dev.gateway import GatewayOptions, GatewayServer, create_app
 from websockets.sync.client import ClientConnection, connect
+
+from parley_dev.gateway import GatewayOptions, GatewayServer, create_app
 
 FIXTURE_TEMPLATE = Path(__file__).parent / "fixture" / "template.yaml"
 
@@ -34,7 +35,8 @@ class Journal:
 
     def for_connection(self, kind: str, connection_id: str) -> list[dict[str, Any]]:
         return [
-            e for e in self.entries(kind)
+            e
+            for e in self.entries(kind)
             if e["event"]["requestContext"]["connectionId"] == connection_id
         ]
 

@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.parser.models import (
 )
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
+
 from parley_dev.gateway import GatewayOptions, GatewayServer, create_app
 from parley_dev.gateway.schedules import parse_cron, rate_seconds
 from parley_dev.services import start_kafka
@@ -26,8 +27,10 @@ def kafka(tmp_path_factory: pytest.TempPathFactory):
     broker = start_kafka(tmp_path_factory.mktemp("kafka"))
     admin = AdminClient({"bootstrap.servers": broker.url})
     futures = admin.create_topics(
-        [NewTopic(t, num_partitions=1, replication_factor=1)
-         for t in ("fixture.records", "fixture.failed")]
+        [
+            NewTopic(t, num_partitions=1, replication_factor=1)
+            for t in ("fixture.records", "fixture.failed")
+        ]
     )
     for future in futures.values():
         future.result(timeout=30)
@@ -54,7 +57,8 @@ def _produce(bootstrap: str, *records: tuple[bytes | None, bytes]) -> None:
 def _delivered(journal: Journal, value: bytes) -> list[dict]:
     encoded = base64.b64encode(value).decode()
     return [
-        entry for entry in journal.entries("kafka")
+        entry
+        for entry in journal.entries("kafka")
         if any(r["value"] == encoded for rs in entry["event"]["records"].values() for r in rs)
     ]
 
@@ -77,17 +81,19 @@ def test_records_arrive_as_the_self_managed_kafka_payload(consuming_gateway, kaf
     assert first["timestampType"] == "CREATE_TIME" and first["timestamp"] > 0
 
 
-def test_failing_batch_is_retried_then_sent_to_the_failure_topic(
-    consuming_gateway, kafka, journal
-):
+def test_failing_batch_is_retried_then_sent_to_the_failure_topic(consuming_gateway, kafka, journal):
     _produce(kafka, (b"bad", b"fail"))
     attempts = journal.wait_for(lambda: _delivered(journal, b"fail"), count=4, timeout=30)
     assert len(attempts) == 4  # the first try and three retries
 
-    consumer = Consumer({
-        "bootstrap.servers": kafka, "group.id": "failure-reader",
-        "auto.offset.reset": "earliest", "session.timeout.ms": 6000,
-    })
+    consumer = Consumer(
+        {
+            "bootstrap.servers": kafka,
+            "group.id": "failure-reader",
+            "auto.offset.reset": "earliest",
+            "session.timeout.ms": 6000,
+        }
+    )
     consumer.subscribe(["fixture.failed"])
     try:
         deadline, parked = time.monotonic() + 30, None

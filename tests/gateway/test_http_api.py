@@ -7,6 +7,7 @@ import base64
 import httpx
 import pytest
 from aws_lambda_powertools.utilities.parser.models import APIGatewayProxyEventV2Model
+
 from parley_dev.gateway import GatewayOptions, GatewayServer, create_app
 
 from .conftest import FIXTURE_TEMPLATE
@@ -38,8 +39,11 @@ def test_request_becomes_a_version_2_event(http, gateway):
     assert event["body"] == '{"hi": 1}' and event["isBase64Encoded"] is False
     context = event["requestContext"]
     assert context["http"] == {
-        "method": "POST", "path": "/api/event", "protocol": "HTTP/1.1",
-        "sourceIp": "127.0.0.1", "userAgent": "fixture",
+        "method": "POST",
+        "path": "/api/event",
+        "protocol": "HTTP/1.1",
+        "sourceIp": "127.0.0.1",
+        "userAgent": "fixture",
     }
     assert context["stage"] == "$default"
     assert context["routeKey"] == "ANY /api/{proxy+}"

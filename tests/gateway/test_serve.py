@@ -11,9 +11,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from parley_dev.services import free_port
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
+
+from parley_dev.services import free_port
 
 from .conftest import FIXTURE_TEMPLATE, Journal, connection_id_of
 
@@ -44,7 +45,9 @@ def test_sigterm_closes_sockets_runs_disconnect_and_exits(journal: Journal):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "infra"), str(ROOT)])}
     process = subprocess.Popen(
         [sys.executable, "-c", SERVE, str(FIXTURE_TEMPLATE), str(port)],
-        env=env, stderr=subprocess.PIPE, text=True,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         _wait_until_serving(port, process)
@@ -54,8 +57,8 @@ def test_sigterm_closes_sockets_runs_disconnect_and_exits(journal: Journal):
             with pytest.raises(ConnectionClosed) as closed:
                 client.recv(timeout=15)
         assert closed.value.rcvd.code == 1001
-        # uvicorn re-raises the signal once shut down, so the exit status says SIGTERM.
-        assert process.wait(timeout=20) in {0, -signal.SIGTERM}
+        # A stop asked for by signal is a normal, successful exit.
+        assert process.wait(timeout=20) == 0
     finally:
         if process.poll() is None:
             process.kill()

@@ -13,8 +13,9 @@ from aws_lambda_powertools.utilities.parser.models import (
     APIGatewayWebSocketDisconnectEventModel,
     APIGatewayWebSocketMessageEventModel,
 )
-from parley_dev.gateway import GatewayOptions, GatewayServer, create_app
 from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from parley_dev.gateway import GatewayOptions, GatewayServer, create_app
 
 from .conftest import FIXTURE_TEMPLATE, Journal, connection_id_of, open_client
 

@@ -21,10 +21,25 @@ from .ids import aws_id, clf_time, iso_time, now_ms
 _CANONICAL = {
     name.lower(): name
     for name in (
-        "Host", "Origin", "User-Agent", "Authorization", "Cookie", "Upgrade", "Connection",
-        "Sec-WebSocket-Key", "Sec-WebSocket-Version", "Sec-WebSocket-Extensions",
-        "Sec-WebSocket-Protocol", "X-Forwarded-For", "X-Forwarded-Port", "X-Forwarded-Proto",
-        "X-Amzn-Trace-Id", "Accept-Encoding", "Accept-Language", "Cache-Control", "Pragma",
+        "Host",
+        "Origin",
+        "User-Agent",
+        "Authorization",
+        "Cookie",
+        "Upgrade",
+        "Connection",
+        "Sec-WebSocket-Key",
+        "Sec-WebSocket-Version",
+        "Sec-WebSocket-Extensions",
+        "Sec-WebSocket-Protocol",
+        "X-Forwarded-For",
+        "X-Forwarded-Port",
+        "X-Forwarded-Proto",
+        "X-Amzn-Trace-Id",
+        "Accept-Encoding",
+        "Accept-Language",
+        "Cache-Control",
+        "Pragma",
     )
 }
 

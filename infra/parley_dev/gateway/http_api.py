@@ -45,7 +45,7 @@ def compile_route(route: HttpRoute, api_id: str) -> CompiledRoute:
     names: list[str] = []
     pattern, position = "", 0
     for found in _VARIABLE.finditer(route.path):
-        pattern += re.escape(route.path[position:found.start()])
+        pattern += re.escape(route.path[position : found.start()])
         name = found.group(1)
         if name.endswith("+"):  # greedy: one or more segments
             names.append(name[:-1])

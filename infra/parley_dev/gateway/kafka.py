@@ -51,9 +51,7 @@ def kafka_event(
             if timestamp_type == TIMESTAMP_LOG_APPEND_TIME
             else "CREATE_TIME",
             "value": base64.b64encode(message.value() or b"").decode("ascii"),
-            "headers": [
-                {name: list(value or b"")} for name, value in (message.headers() or [])
-            ],
+            "headers": [{name: list(value or b"")} for name, value in (message.headers() or [])],
         }
         if message.key() is not None:
             record["key"] = base64.b64encode(message.key()).decode("ascii")
@@ -134,8 +132,10 @@ class _MappingConsumer(threading.Thread):
             if attempt and self.stopping.wait(0.1 * 2 ** (attempt - 1)):
                 return False
             with access_log(
-                route="kafka", function=self.mapping.function,
-                topics=",".join(sorted({m.topic() for m in batch})), records=len(batch),
+                route="kafka",
+                function=self.mapping.function,
+                topics=",".join(sorted({m.topic() for m in batch})),
+                records=len(batch),
                 attempt=attempt + 1,
             ) as log:
                 try:
@@ -154,7 +154,9 @@ class _MappingConsumer(threading.Thread):
         if not self.failure_topic:
             logger.error(
                 "%s: dropping %d record(s) after %d attempts (no on-failure destination)",
-                self.mapping.name, len(batch), 1 + self.options.kafka_max_retries,
+                self.mapping.name,
+                len(batch),
+                1 + self.options.kafka_max_retries,
             )
             return
         if self._producer is None:

@@ -87,9 +87,7 @@ class ManagementApi:
     async def _post(self, connection_id: str, receive: Any, send: ASGISend) -> int:
         body = await _read_body(receive, self.options.max_frame_bytes)
         if body is None:
-            await _respond(
-                send, 413, {"message": "Message too long"}, "PayloadTooLargeException"
-            )
+            await _respond(send, 413, {"message": "Message too long"}, "PayloadTooLargeException")
             return 413
         connection = self.registry.get(connection_id)
         if connection is None:
@@ -115,14 +113,18 @@ class ManagementApi:
         connection = self.registry.get(connection_id)
         if connection is None:
             return await self._gone(send)
-        await _respond(send, 200, {
-            "connectedAt": iso_time(connection.connected_at),
-            "identity": {
-                "sourceIp": connection.client.source_ip,
-                "userAgent": connection.client.user_agent,
+        await _respond(
+            send,
+            200,
+            {
+                "connectedAt": iso_time(connection.connected_at),
+                "identity": {
+                    "sourceIp": connection.client.source_ip,
+                    "userAgent": connection.client.user_agent,
+                },
+                "lastActiveAt": iso_time(connection.last_active_at),
             },
-            "lastActiveAt": iso_time(connection.last_active_at),
-        })
+        )
         return 200
 
     async def _delete(self, connection_id: str, receive: Any, send: ASGISend) -> int:

@@ -128,7 +128,9 @@ class EnvironmentOverlay:
                 if name in wanted and wanted[name] != value and name not in _RUNTIME_DEFAULTS:
                     logger.warning(
                         "%s sets %s differently from another function; keeping %r",
-                        function.logical_id, name, wanted[name],
+                        function.logical_id,
+                        name,
+                        wanted[name],
                     )
                     continue
                 wanted[name] = value

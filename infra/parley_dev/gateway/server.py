@@ -7,11 +7,14 @@ in-flight invocations finish, stop consumers and schedules, exit.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
 import socket
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from types import TracebackType
 from typing import Any
 
@@ -21,6 +24,8 @@ from .app import Gateway
 
 logger = logging.getLogger("parley.gateway")
 
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
 
 def _gateway_of(app: Any) -> Gateway | None:
     state = getattr(app, "state", None)
@@ -29,6 +34,21 @@ def _gateway_of(app: Any) -> Gateway | None:
 
 class _GracefulServer(uvicorn.Server):
     """uvicorn, with the gateway's own goodbye before uvicorn's (which says 1012)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        # uvicorn re-raises the signal after shutting down, killing the
+        # process; a stop asked for by signal is a normal exit here, so the
+        # caller can still stop what it started (the embedded services).
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in _STOP_SIGNALS}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         for server in self.servers:
@@ -74,8 +94,8 @@ def serve(app: Any, host: str = "127.0.0.1", port: int = 8000) -> None:
 class GatewayServer:
     """The gateway on a free port in a background thread, for tests and tools.
 
-        with GatewayServer(create_app(template)) as server:
-            websockets.connect(server.ws_url("ws"))
+    with GatewayServer(create_app(template)) as server:
+        websockets.connect(server.ws_url("ws"))
     """
 
     def __init__(self, app: Any, host: str = "127.0.0.1", port: int | None = None) -> None:

@@ -234,8 +234,8 @@ def _kafka_mapping(
         servers = [servers]
     bootstrap = ",".join(s for s in map(str, servers) if s)
     window = properties.get("MaximumBatchingWindowInSeconds")
-    destination = (
-        ((properties.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+    destination = ((properties.get("DestinationConfig") or {}).get("OnFailure") or {}).get(
+        "Destination"
     )
     return KafkaMapping(
         name=name,

@@ -124,7 +124,11 @@ class WebSocketEndpoint:
         route = self.api.routes.get("$connect")
         if route is not None:
             event = ws_connect_event(
-                self.target, client, connection_id, connected_at, headers,
+                self.target,
+                client,
+                connection_id,
+                connected_at,
+                headers,
                 scope.get("query_string", b"").decode("latin-1"),
             )
             with access_log(
@@ -155,14 +159,16 @@ class WebSocketEndpoint:
         """No socket: the client gets an HTTP response with the status."""
         if "websocket.http.response" in (scope.get("extensions") or {}):
             payload = body.encode("utf-8")
-            await send({
-                "type": "websocket.http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(payload)).encode()),
-                ],
-            })
+            await send(
+                {
+                    "type": "websocket.http.response.start",
+                    "status": status,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(payload)).encode()),
+                    ],
+                }
+            )
             await send({"type": "websocket.http.response.body", "body": payload})
         else:  # the server cannot send a status: the closest is a 403
             await send({"type": "websocket.close", "code": 1008})
@@ -239,8 +245,12 @@ class WebSocketEndpoint:
                 await connection.send(ws_error_frame("Forbidden", connection.id, aws_id()))
             return
         event = ws_message_event(
-            self.target, connection.client, connection.id, connection.connected_at,
-            route.route_key, data,
+            self.target,
+            connection.client,
+            connection.id,
+            connection.connected_at,
+            route.route_key,
+            data,
         )
         request_id = event["requestContext"]["requestId"]
         with access_log(
@@ -266,8 +276,12 @@ class WebSocketEndpoint:
         if route is None:
             return
         event = ws_disconnect_event(
-            self.target, connection.client, connection.id, connection.connected_at,
-            connection.disconnect_code or 1006, connection.disconnect_reason,
+            self.target,
+            connection.client,
+            connection.id,
+            connection.connected_at,
+            connection.disconnect_code or 1006,
+            connection.disconnect_reason,
         )
         with access_log(
             route="$disconnect", connectionId=connection.id, function=route.function
