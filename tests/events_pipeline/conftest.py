@@ -65,6 +65,10 @@ def read_topics(topics: list[str], *, timeout: float = 20.0) -> list:
                 continue
             records.append(message)
             positions[(message.topic(), message.partition())] = message.offset()
+        # The broker's high watermark may trail its log by a record: drain.
+        while (message := consumer.poll(0.3)) is not None:
+            if not message.error():
+                records.append(message)
         return records
     finally:
         consumer.close()

@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     # Events (outbox publishing, relay, consumers): after a failed publish at
     # commit, commits skip publishing for this long and leave rows to the relay.
     outbox_publish_backoff_seconds: float = 5.0
+    # A fresh idempotent producer first obtains its producer id: its first
+    # publish at commit may wait this long instead of kafka_flush_timeout_seconds.
+    kafka_first_flush_timeout_seconds: float = 2.0
     # An unpublished row older than this is taken as failed by its writer: newer
     # rows with its key wait for the relay behind it.
     outbox_stale_seconds: float = 10.0

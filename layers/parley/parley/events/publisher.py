@@ -32,6 +32,8 @@ from parley.observability import logger
 AT_COMMIT_CAP = 100
 
 _paused_until = 0.0
+# The producer that has had an acknowledgement already (a warm one).
+_warm_producer: Producer | None = None
 
 
 @dataclass
@@ -102,10 +104,16 @@ def publish_committed(engine: Engine, envelopes: Sequence[Envelope]) -> Delivery
     Returns None when it left everything to the relay (paused after a failure,
     a backlog on one of the keys, or the database or broker answered an error).
     """
-    global _paused_until
+    global _paused_until, _warm_producer
     settings = get_settings()
     if time.monotonic() < _paused_until:
         return None
+    producer = get_producer()
+    timeout = (
+        settings.kafka_flush_timeout_seconds
+        if producer is _warm_producer
+        else max(settings.kafka_flush_timeout_seconds, settings.kafka_first_flush_timeout_seconds)
+    )
     try:
         with engine.connect() as connection:
             rows = outbox.claim_for_keys(
@@ -114,7 +122,7 @@ def publish_committed(engine: Engine, envelopes: Sequence[Envelope]) -> Delivery
             if not rows:
                 connection.commit()
                 return None
-            delivery = produce(get_producer(), rows, settings.kafka_flush_timeout_seconds)
+            delivery = produce(producer, rows, timeout)
             outbox.mark_published(connection, delivery.acked)
             outbox.mark_failed(connection, list(delivery.failed))
             connection.commit()
@@ -122,6 +130,8 @@ def publish_committed(engine: Engine, envelopes: Sequence[Envelope]) -> Delivery
         logger.warning("publishing at commit failed; the relay will publish", exc_info=exc)
         _paused_until = time.monotonic() + settings.outbox_publish_backoff_seconds
         return None
+    if delivery.acked:
+        _warm_producer = producer
     if not delivery.complete:
         logger.warning(
             "broker did not acknowledge events at commit; the relay will publish them",
@@ -131,7 +141,17 @@ def publish_committed(engine: Engine, envelopes: Sequence[Envelope]) -> Delivery
     return delivery
 
 
+def pause_publishing(seconds: float) -> None:
+    """Leave commits' events to the relay for a while (as after a failed publish)."""
+    global _paused_until
+    _paused_until = time.monotonic() + seconds
+
+
 def resume_publishing() -> None:
     """Forget a pause after a failure (tests; or once the broker is known to be back)."""
     global _paused_until
     _paused_until = 0.0
+
+
+# The producer that has had an acknowledgement already (a warm one).
+_warm_producer: Producer | None = None
