@@ -231,6 +231,10 @@ def build_parser() -> argparse.ArgumentParser:
     invoke.add_argument("--event", help="event JSON file (tests/events/ has samples)")
     invoke.set_defaults(run=cmd_invoke)
 
+    from parley_dev.replay import add_parser as add_replay_parser
+
+    add_replay_parser(sub)
+
     browser = sub.add_parser("browser-deps", help="install Chromium for the browser tests")
     browser.set_defaults(run=cmd_browser_deps)
     return parser

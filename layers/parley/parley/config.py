@@ -53,6 +53,20 @@ class Settings(BaseSettings):
     topic_partitions: int = 3
     topic_retention_ms: int = 7 * 24 * 3600 * 1000
     consumer_max_retries: int = 3
+    # Events (outbox publishing, relay, consumers): after a failed publish at
+    # commit, commits skip publishing for this long and leave rows to the relay.
+    outbox_publish_backoff_seconds: float = 5.0
+    # A fresh idempotent producer first obtains its producer id: its first
+    # publish at commit may wait this long instead of kafka_flush_timeout_seconds.
+    kafka_first_flush_timeout_seconds: float = 2.0
+    # An unpublished row older than this is taken as failed by its writer: newer
+    # rows with its key wait for the relay behind it.
+    outbox_stale_seconds: float = 10.0
+    relay_batch_size: int = 1000
+    relay_flush_timeout_seconds: float = 10.0
+    # Stop starting new batches after this long (the function's timeout is 60 s).
+    relay_max_seconds: float = 45.0
+    notification_sender: str = "log"
 
     # Observability (Powertools reads its own POWERTOOLS_* variables too)
     log_level: str = "INFO"

@@ -12,6 +12,12 @@ from enum import StrEnum
 class KeyKind(StrEnum):
     CHAT = "chat"
     USER = "user"
+    # Derived records keep the key of the event they come from, so they stay
+    # in that entity's order.
+    SOURCE = "source"
+
+
+DAY_MS = 24 * 3600 * 1000
 
 
 @dataclass(frozen=True)
@@ -20,6 +26,9 @@ class Topic:
     key: KeyKind
     derived: bool = False
     description: str = ""
+    # None: the `topic_partitions` / `topic_retention_ms` settings.
+    partitions: int | None = None
+    retention_ms: int | None = None
 
 
 MESSAGE_CREATED = "message.created"
@@ -63,9 +72,17 @@ TOPICS: tuple[Topic, ...] = (
     Topic(RATELIMIT_EXCEEDED, KeyKind.USER, description="A caller hit a rate limit."),
     Topic(ANALYTICS_MESSAGE, KeyKind.CHAT, True, "Per-chat daily message figures."),
     Topic(ANALYTICS_USER, KeyKind.USER, True, "Per-user daily message figures."),
-    Topic(AUDIT_EVENT, KeyKind.USER, True, "A domain event recorded in the audit log."),
+    Topic(AUDIT_EVENT, KeyKind.SOURCE, True, "A domain event recorded in the audit log."),
     Topic(NOTIFICATION_REQUESTED, KeyKind.USER, True, "A push for an offline recipient."),
-    Topic(SYSTEM_DEADLETTER, KeyKind.USER, True, "A record a consumer could not process."),
+    # Dead letters wait for a person: keep them longer, one partition keeps them in order.
+    Topic(
+        SYSTEM_DEADLETTER,
+        KeyKind.SOURCE,
+        True,
+        "A record a consumer could not process.",
+        partitions=1,
+        retention_ms=30 * DAY_MS,
+    ),
 )
 
 BY_NAME: dict[str, Topic] = {topic.name: topic for topic in TOPICS}

@@ -48,13 +48,15 @@ def ensure_topics(timeout: float = 15.0) -> list[str]:
     """Create every catalog topic that does not exist yet; returns those created."""
     settings = get_settings()
     admin = AdminClient(client_config())
-    existing = set(admin.list_topics(timeout=timeout).topics)
+    metadata = admin.list_topics(timeout=timeout)
+    existing = set(metadata.topics)
+    replication = 1 if len(metadata.brokers) == 1 else -1
     wanted = [
         NewTopic(
             topic.name,
-            num_partitions=settings.topic_partitions,
-            replication_factor=1 if _single_broker(admin, timeout) else -1,
-            config={"retention.ms": str(settings.topic_retention_ms)},
+            num_partitions=topic.partitions or settings.topic_partitions,
+            replication_factor=replication,
+            config={"retention.ms": str(topic.retention_ms or settings.topic_retention_ms)},
         )
         for topic in TOPICS
         if topic.name not in existing
@@ -70,7 +72,3 @@ def ensure_topics(timeout: float = 15.0) -> list[str]:
             if exc.args[0].name() != "TOPIC_ALREADY_EXISTS":
                 raise
     return created
-
-
-def _single_broker(admin: AdminClient, timeout: float) -> bool:
-    return len(admin.list_topics(timeout=timeout).brokers) == 1

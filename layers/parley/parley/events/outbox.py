@@ -1,16 +1,31 @@
-"""The transactional outbox: events are rows written with the change they describe."""
+"""The transactional outbox: events are rows written with the change they describe.
+
+`emit` adds the row to the caller's transaction. When that transaction
+commits, the process publishes its own rows at once (see `publisher`); what
+it could not publish stays for the relay. All outbox SQL lives here.
+"""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from pydantic_core import to_jsonable_python
+from sqlalchemy import Connection, event, func, select, update
 from sqlalchemy.orm import Session
 
 from parley.config import get_settings
 from parley.db.models import OutboxEvent
 from parley.events.catalog import topic
 from parley.events.envelope import Envelope
+from parley.events.models import parse_data
+
+# Envelopes emitted in a session's open transaction, published once it commits.
+PENDING = "parley.events.pending"
+
+outbox = OutboxEvent.__table__
 
 
 def emit(
@@ -25,15 +40,18 @@ def emit(
 
     `event_type` is a catalog name (``message.created``...), `key` the chat id
     for chat and message events and the user id for user events. `data` is
-    JSON-ready (camelCase keys, ids and times as strings).
+    JSON-ready (camelCase keys, ids and times as strings); it is checked
+    against the type's model in `parley.events.models` (extra fields pass),
+    and `InvalidEventData` (a ValueError) names what does not match.
     """
     topic(event_type)  # refuse a name that is not in the catalog
+    parse_data(event_type, version, data)
     envelope = Envelope(
         type=event_type,
         version=version,
         source=get_settings().event_source,
         key=str(key),
-        data=data,
+        data=to_jsonable_python(data),
     )
     session.add(
         OutboxEvent(
@@ -43,4 +61,142 @@ def emit(
             payload=envelope.to_json(),
         )
     )
+    session.info.setdefault(PENDING, []).append(envelope)
     return envelope
+
+
+@event.listens_for(Session, "after_commit")
+def _publish_after_commit(session: Session) -> None:
+    envelopes = session.info.pop(PENDING, None)
+    if envelopes:
+        from parley.events.publisher import publish_committed
+
+        publish_committed(session.get_bind(), envelopes)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_after_rollback(session: Session) -> None:
+    # Rolled back with the change: there is nothing to publish. (Rows of a
+    # rolled-back savepoint are caught later: they no longer exist to claim.)
+    session.info.pop(PENDING, None)
+
+
+# --- Reading and claiming rows --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    id: int
+    event_id: uuid.UUID
+    topic: str
+    key: str
+    payload: dict[str, Any]
+
+
+def pending_events(session_or_connection: Session | Connection) -> list[Envelope]:
+    """Every unpublished event, oldest first (what the relay still owes Kafka)."""
+    rows = session_or_connection.execute(
+        select(outbox.c.payload).where(outbox.c.published_at.is_(None)).order_by(outbox.c.id)
+    )
+    return [Envelope.model_validate(payload) for (payload,) in rows]
+
+
+def all_events(session_or_connection: Session | Connection) -> list[Envelope]:
+    """Every event in the outbox, published or not, oldest first."""
+    rows = session_or_connection.execute(select(outbox.c.payload).order_by(outbox.c.id))
+    return [Envelope.model_validate(payload) for (payload,) in rows]
+
+
+def _rows(result: Iterable[Any]) -> list[OutboxRow]:
+    return [OutboxRow(r.id, r.event_id, r.topic, r.key, r.payload) for r in result]
+
+
+_COLUMNS = (outbox.c.id, outbox.c.event_id, outbox.c.topic, outbox.c.key, outbox.c.payload)
+
+
+def claim_oldest(connection: Connection, limit: int) -> list[OutboxRow]:
+    """Lock the oldest unpublished rows no one else holds, then drop every key
+    that has an older row held elsewhere: a key is published in order or not at all."""
+    claimed = _rows(
+        connection.execute(
+            select(*_COLUMNS)
+            .where(outbox.c.published_at.is_(None))
+            .order_by(outbox.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    if not claimed:
+        return []
+    return _without_keys_held_elsewhere(connection, claimed)
+
+
+def claim_for_keys(
+    connection: Connection, event_ids: Sequence[uuid.UUID], cap: int
+) -> list[OutboxRow] | None:
+    """Lock the given rows and every older unpublished row of their keys, in order.
+
+    None when those keys owe more than `cap` rows (a backlog: the relay's job).
+    Rows of a rolled-back savepoint simply are not found.
+    """
+    newest = select(func.max(outbox.c.id)).where(outbox.c.event_id.in_(event_ids)).scalar_subquery()
+    keys = select(outbox.c.key).where(outbox.c.event_id.in_(event_ids))
+    claimed = _rows(
+        connection.execute(
+            select(*_COLUMNS)
+            .where(
+                outbox.c.published_at.is_(None),
+                outbox.c.id <= newest,
+                outbox.c.key.in_(keys),
+            )
+            .order_by(outbox.c.id)
+            .limit(cap + 1)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    if len(claimed) > cap:
+        return None
+    if not claimed:
+        return []
+    return _without_keys_held_elsewhere(connection, claimed)
+
+
+def _without_keys_held_elsewhere(
+    connection: Connection, claimed: list[OutboxRow]
+) -> list[OutboxRow]:
+    ids = [row.id for row in claimed]
+    keys = sorted({row.key for row in claimed})
+    # Unpublished rows of our keys, older than our newest, that we could not
+    # lock: another publisher holds them right now.
+    held = connection.execute(
+        select(outbox.c.key)
+        .distinct()
+        .where(
+            outbox.c.published_at.is_(None),
+            outbox.c.id < max(ids),
+            outbox.c.key.in_(keys),
+            outbox.c.id.not_in(ids),
+        )
+    )
+    blocked = {key for (key,) in held}
+    return [row for row in claimed if row.key not in blocked]
+
+
+def mark_published(connection: Connection, ids: Sequence[int]) -> None:
+    if ids:
+        connection.execute(
+            update(outbox).where(outbox.c.id.in_(ids)).values(published_at=func.now())
+        )
+
+
+def mark_failed(connection: Connection, ids: Sequence[int]) -> None:
+    if ids:
+        connection.execute(
+            update(outbox).where(outbox.c.id.in_(ids)).values(attempts=outbox.c.attempts + 1)
+        )
+
+
+def unpublished_count(connection: Connection) -> int:
+    return connection.execute(
+        select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
+    ).scalar_one()

@@ -1,0 +1,1 @@
+"""Kafka consumers: analytics, audit and notifications, each one Lambda function."""

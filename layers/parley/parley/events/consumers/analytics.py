@@ -1,0 +1,181 @@
+"""Analytics: per chat and per user per day, messages sent, delivered and read,
+and the median time from send to read.
+
+- `message.created` counts one sent for the chat and for the sender (day of sending);
+- `message.delivered` one delivered for the chat and for the recipient (day of delivery);
+- `message.read` turns every message the reader receives up to `upToSeq` and
+  had not read yet into a read sample (day of reading, milliseconds since
+  sent); the read count and median of a chat or reader for a day are computed
+  from those samples, so they come out the same however often they are rebuilt.
+
+After each change the new figures go out as `analytics.message` (the chat)
+and `analytics.user` (the user), through the outbox.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+
+from sqlalchemy import func, select, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from parley.db.models import AnalyticsChatDaily, AnalyticsReadSample, AnalyticsUserDaily
+from parley.events import catalog
+from parley.events.consumers.base import Consumer, lambda_handler
+from parley.events.envelope import Envelope
+from parley.events.models import (
+    AnalyticsMessage,
+    AnalyticsUser,
+    MessageCreated,
+    MessageDelivered,
+    MessageRead,
+)
+from parley.events.outbox import emit
+
+NAME = "analytics"
+TOPICS = frozenset({catalog.MESSAGE_CREATED, catalog.MESSAGE_DELIVERED, catalog.MESSAGE_READ})
+TABLES = (AnalyticsChatDaily, AnalyticsUserDaily, AnalyticsReadSample)
+
+Daily = type[AnalyticsChatDaily] | type[AnalyticsUserDaily]
+
+
+def _day(moment: datetime) -> date:
+    return moment.astimezone(UTC).date()
+
+
+def _add(session: Session, table: Daily, owner: uuid.UUID, day: date, column: str) -> None:
+    owner_column = "chat_id" if table is AnalyticsChatDaily else "user_id"
+    session.execute(
+        insert(table)
+        .values({owner_column: owner, "day": day, column: 1})
+        .on_conflict_do_update(
+            index_elements=[owner_column, "day"],
+            set_={column: getattr(table, column) + 1},
+        )
+    )
+
+
+def _refresh_reads(session: Session, table: Daily, owner: uuid.UUID, day: date) -> None:
+    samples = AnalyticsReadSample
+    owner_sample = samples.chat_id if table is AnalyticsChatDaily else samples.reader_id
+    owner_column = "chat_id" if table is AnalyticsChatDaily else "user_id"
+    count, median = session.execute(
+        select(
+            func.count(),
+            func.percentile_cont(0.5).within_group(samples.read_ms),
+        ).where(owner_sample == owner, samples.day == day)
+    ).one()
+    median_ms = round(median) if median is not None else None
+    session.execute(
+        insert(table)
+        .values(
+            {owner_column: owner, "day": day, "messages_read": count, "median_read_ms": median_ms}
+        )
+        .on_conflict_do_update(
+            index_elements=[owner_column, "day"],
+            set_={"messages_read": count, "median_read_ms": median_ms},
+        )
+    )
+
+
+def _publish_figures(
+    session: Session, chat_id: uuid.UUID, user_ids: list[uuid.UUID], day: date
+) -> None:
+    chat = session.get(AnalyticsChatDaily, (chat_id, day), populate_existing=True)
+    if chat is not None:
+        figures = AnalyticsMessage(chat_id=chat_id, **_figures(chat))
+        emit(
+            session,
+            catalog.ANALYTICS_MESSAGE,
+            chat_id,
+            figures.model_dump(mode="json", by_alias=True),
+        )
+    for user_id in user_ids:
+        user = session.get(AnalyticsUserDaily, (user_id, day), populate_existing=True)
+        if user is not None:
+            figures = AnalyticsUser(user_id=user_id, **_figures(user))
+            emit(
+                session,
+                catalog.ANALYTICS_USER,
+                user_id,
+                figures.model_dump(mode="json", by_alias=True),
+            )
+
+
+def _figures(row: AnalyticsChatDaily | AnalyticsUserDaily) -> dict:
+    return {
+        "day": row.day,
+        "messages_sent": row.messages_sent,
+        "messages_delivered": row.messages_delivered,
+        "messages_read": row.messages_read,
+        "median_read_ms": row.median_read_ms,
+    }
+
+
+def on_created(session: Session, envelope: Envelope) -> None:
+    message = MessageCreated.model_validate(envelope.data)
+    day = _day(message.created_at or envelope.occurred_at)
+    _add(session, AnalyticsChatDaily, message.chat_id, day, "messages_sent")
+    _add(session, AnalyticsUserDaily, message.sender_id, day, "messages_sent")
+    _publish_figures(session, message.chat_id, [message.sender_id], day)
+
+
+def on_delivered(session: Session, envelope: Envelope) -> None:
+    delivered = MessageDelivered.model_validate(envelope.data)
+    day = _day(delivered.at)
+    _add(session, AnalyticsChatDaily, delivered.chat_id, day, "messages_delivered")
+    _add(session, AnalyticsUserDaily, delivered.user_id, day, "messages_delivered")
+    _publish_figures(session, delivered.chat_id, [delivered.user_id], day)
+
+
+# Messages the reader received in the chat up to `up_to`, above the highest
+# one already sampled for them there (reading marks every earlier message).
+_SAMPLE_READS = text(
+    """
+    INSERT INTO analytics_read_samples (message_id, reader_id, chat_id, sender_id, day, read_ms)
+    SELECT m.id, r.user_id, m.chat_id, m.sender_id, :day,
+           GREATEST(0, (EXTRACT(EPOCH FROM (:at - m.created_at)) * 1000)::bigint)
+    FROM receipts r JOIN messages m ON m.id = r.message_id
+    WHERE r.user_id = :reader AND r.chat_id = :chat AND r.seq <= :up_to
+      AND r.seq > COALESCE((
+          SELECT MAX(sampled.seq)
+          FROM analytics_read_samples s JOIN messages sampled ON sampled.id = s.message_id
+          WHERE s.reader_id = :reader AND s.chat_id = :chat), 0)
+    ON CONFLICT DO NOTHING
+    """
+)
+
+
+def on_read(session: Session, envelope: Envelope) -> None:
+    read = MessageRead.model_validate(envelope.data)
+    day = _day(read.at)
+    session.execute(
+        _SAMPLE_READS,
+        {
+            "day": day,
+            "at": read.at,
+            "reader": read.user_id,
+            "chat": read.chat_id,
+            "up_to": read.up_to_seq if read.up_to_seq is not None else read.seq,
+        },
+    )
+    _refresh_reads(session, AnalyticsChatDaily, read.chat_id, day)
+    _refresh_reads(session, AnalyticsUserDaily, read.user_id, day)
+    _publish_figures(session, read.chat_id, [read.user_id], day)
+
+
+HANDLERS = {
+    catalog.MESSAGE_CREATED: on_created,
+    catalog.MESSAGE_DELIVERED: on_delivered,
+    catalog.MESSAGE_READ: on_read,
+}
+
+
+def apply(session: Session, envelope: Envelope) -> None:
+    HANDLERS[envelope.type](session, envelope)
+
+
+CONSUMER = Consumer(NAME, TOPICS, apply)
+handler = lambda_handler(CONSUMER)

@@ -1,0 +1,168 @@
+"""What every consumer shares: decoding, idempotency, retries and dead letters.
+
+Each record is handled in its own transaction holding both its effect and
+its `processed_events` row, so a record delivered twice has its effect once.
+A record that still fails after `consumer_max_retries` attempts goes to
+`system.deadletter` with the error, and the batch goes on.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aws_lambda_powertools.utilities.kafka import ConsumerRecords, SchemaConfig, kafka_consumer
+from aws_lambda_powertools.utilities.kafka.consumer_records import ConsumerRecordRecords
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import Session
+
+from parley.config import get_settings
+from parley.db import session_scope
+from parley.db.models import ProcessedEvent
+from parley.events import catalog
+from parley.events.envelope import Envelope
+from parley.events.models import DeadLetter
+from parley.events.outbox import emit
+from parley.observability import logger
+
+Apply = Callable[[Session, Envelope], None]
+
+# Values are envelope JSON; keys stay plain text (the default deserializer).
+ENVELOPE_JSON = SchemaConfig(value_schema_type="JSON")
+
+
+@dataclass(frozen=True)
+class Consumer:
+    """One consumer: its name (the idempotency namespace) and what it does per event."""
+
+    name: str
+    topics: frozenset[str]
+    apply: Apply
+
+
+@dataclass
+class BatchResult:
+    processed: int = 0
+    duplicates: int = 0
+    ignored: int = 0
+    dead_lettered: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "processed": self.processed,
+            "duplicates": self.duplicates,
+            "ignored": self.ignored,
+            "deadLettered": self.dead_lettered,
+        }
+
+
+def claim(session: Session, consumer: str, event_id: uuid.UUID) -> bool:
+    """Record that `consumer` handles `event_id` in this transaction; False if it already did."""
+    inserted = session.execute(
+        pg_insert(ProcessedEvent)
+        .values(consumer=consumer, event_id=event_id)
+        .on_conflict_do_nothing()
+        .returning(ProcessedEvent.event_id)
+    ).first()
+    return inserted is not None
+
+
+def handle_record(consumer: Consumer, record: ConsumerRecordRecords, result: BatchResult) -> None:
+    attempts = get_settings().consumer_max_retries
+    error: Exception | None = None
+    envelope: Envelope | None = None
+    for _attempt in range(max(1, attempts)):
+        try:
+            envelope = Envelope.model_validate(record.value)
+            if envelope.type not in consumer.topics:
+                result.ignored += 1
+                return
+            with session_scope() as session:
+                if not claim(session, consumer.name, envelope.id):
+                    result.duplicates += 1
+                    return
+                consumer.apply(session, envelope)
+            result.processed += 1
+            return
+        except Exception as exc:  # any failure is retried, then dead-lettered
+            error = exc
+            logger.warning(
+                "consumer record failed",
+                extra={"consumer": consumer.name, "topic": record.topic, "offset": record.offset},
+                exc_info=exc,
+            )
+    assert error is not None
+    dead_letter(consumer, record, error, attempts, envelope)
+    result.dead_lettered += 1
+    result.errors.append(str(error))
+
+
+def _original_text(encoded: str | None) -> str | None:
+    if encoded is None:
+        return None
+    try:
+        raw = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        return encoded
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return encoded
+
+
+def dead_letter(
+    consumer: Consumer,
+    record: ConsumerRecordRecords,
+    error: Exception,
+    attempts: int,
+    envelope: Envelope | None,
+) -> None:
+    """Publish the record and its error to `system.deadletter`, through the outbox."""
+    key = _original_text(record.original_key)
+    letter = DeadLetter(
+        consumer=consumer.name,
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        key=key,
+        value=_original_text(record.original_value) or "",
+        error=f"{type(error).__name__}: {error}",
+        attempts=attempts,
+        event_id=envelope.id if envelope else None,
+    )
+    with session_scope() as session:
+        emit(
+            session,
+            catalog.SYSTEM_DEADLETTER,
+            key or consumer.name,
+            letter.model_dump(mode="json", by_alias=True),
+        )
+    logger.error("record dead-lettered", extra=letter.model_dump(mode="json", by_alias=True))
+
+
+def process(consumer: Consumer, records: Iterable[ConsumerRecordRecords]) -> BatchResult:
+    result = BatchResult()
+    for record in records:
+        handle_record(consumer, record, result)
+    logger.info("batch done", extra={"consumer": consumer.name, **result.as_dict()})
+    return result
+
+
+def lambda_handler(consumer: Consumer) -> Callable[[dict[str, Any], LambdaContext], dict]:
+    """The function's handler for a Kafka event source (MSK or self-managed)."""
+
+    @logger.inject_lambda_context
+    @kafka_consumer(schema_config=ENVELOPE_JSON)
+    def handler(event: ConsumerRecords, context: LambdaContext) -> dict[str, Any]:
+        return process(consumer, event.records).as_dict()
+
+    return handler
+
+
+__all__ = ["Consumer", "claim", "lambda_handler", "process"]
