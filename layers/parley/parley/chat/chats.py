@@ -211,10 +211,11 @@ def summaries(session: Session, viewer_id: uuid.UUID, chats: Sequence[Chat]) -> 
         .join(User, User.id == ChatMember.user_id)
         .where(ChatMember.chat_id.in_(chat_ids))
         .order_by(ChatMember.joined_at, User.username)
-    ).tuples():
+    ):
         members[member.chat_id].append((member, user))
-    unread = dict(
-        session.execute(
+    unread = {
+        chat_id: count
+        for chat_id, count in session.execute(
             select(Receipt.chat_id, func.count())
             .where(
                 Receipt.user_id == viewer_id,
@@ -222,8 +223,8 @@ def summaries(session: Session, viewer_id: uuid.UUID, chats: Sequence[Chat]) -> 
                 Receipt.status < ReceiptStatus.READ.value,
             )
             .group_by(Receipt.chat_id)
-        ).tuples()
-    )
+        )
+    }
     last_messages = {
         message.chat_id: message
         for message in session.scalars(

@@ -35,7 +35,7 @@ def aggregate_statuses(session: Session, message_ids: Iterable[uuid.UUID]) -> di
         .where(Receipt.message_id.in_(ids))
         .group_by(Receipt.message_id)
     )
-    return dict(rows.tuples())
+    return {message_id: status for message_id, status in rows}
 
 
 def visible_message_view(message: Message, status: int | None) -> dict[str, Any]:
