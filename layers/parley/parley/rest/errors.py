@@ -105,11 +105,14 @@ def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
 
 
 _CODES_BY_STATUS = {status: code for code, status in HTTP_STATUS.items()}
-_CODES_BY_STATUS[400] = ErrorCode.BAD_REQUEST
 
 
 def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400:
+        # FastAPI's "error parsing the body" (undecodable bytes): bad input like
+        # any other, so the same 422 as a validation error.
+        return error_response(ErrorCode.BAD_REQUEST, "body: not valid JSON", field="body")
     code = _CODES_BY_STATUS.get(exc.status_code)
     if code is None:
         code = ErrorCode.INTERNAL if exc.status_code >= 500 else ErrorCode.BAD_REQUEST
