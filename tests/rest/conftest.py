@@ -58,8 +58,10 @@ def http_event(
     if token is not None:
         all_headers["authorization"] = f"Bearer {token}"
     all_headers.update({name.lower(): value for name, value in (headers or {}).items()})
-    query = {name: str(value).lower() if isinstance(value, bool) else str(value)
-             for name, value in (query or {}).items()}
+    query = {
+        name: str(value).lower() if isinstance(value, bool) else str(value)
+        for name, value in (query or {}).items()
+    }
     now = datetime.now(UTC)
     event: dict[str, Any] = {
         "version": "2.0",
@@ -211,7 +213,9 @@ def table_counts() -> dict[str, int]:
 
     with get_engine().connect() as connection:
         return {
-            table.name: connection.execute(text(f'SELECT count(*) FROM "{table.name}"')).scalar_one()
+            table.name: connection.execute(
+                text(f'SELECT count(*) FROM "{table.name}"')
+            ).scalar_one()
             for table in Base.metadata.sorted_tables
         }
 

@@ -69,7 +69,10 @@ def test_a_taken_username_is_refused_with_409_whatever_its_case(
         ({"username": "émile", "password": "long enough"}, "username"),
         ({"username": "valid", "password": "short"}, "password"),
         ({"username": "valid", "password": "p" * 129}, "password"),
-        ({"username": "valid", "password": "long enough", "displayName": "a\u0000b"}, "displayName"),
+        (
+            {"username": "valid", "password": "long enough", "displayName": "a\u0000b"},
+            "displayName",
+        ),
         ({"password": "long enough"}, "username"),
     ],
 )
@@ -169,12 +172,12 @@ def test_reuse_revokes_only_that_sign_in_not_the_users_other_sessions(
 
     api.post("/auth/refresh", body={"refreshToken": alice.refresh_token})
 
-    assert api.post("/auth/refresh", body={"refreshToken": other_login["refreshToken"]}).status == 200
+    assert (
+        api.post("/auth/refresh", body={"refreshToken": other_login["refreshToken"]}).status == 200
+    )
 
 
-def test_logout_with_a_refresh_token_revokes_that_family_only(
-    api: RestApi, alice: Account
-) -> None:
+def test_logout_with_a_refresh_token_revokes_that_family_only(api: RestApi, alice: Account) -> None:
     other_login = api.post(
         "/auth/login", body={"username": "alice", "password": alice.password}
     ).json
@@ -185,7 +188,9 @@ def test_logout_with_a_refresh_token_revokes_that_family_only(
 
     assert response.status == 204
     assert api.post("/auth/refresh", body={"refreshToken": alice.refresh_token}).status == 401
-    assert api.post("/auth/refresh", body={"refreshToken": other_login["refreshToken"]}).status == 200
+    assert (
+        api.post("/auth/refresh", body={"refreshToken": other_login["refreshToken"]}).status == 200
+    )
 
 
 def test_logout_without_a_body_revokes_every_family_of_the_caller(
@@ -199,7 +204,9 @@ def test_logout_without_a_body_revokes_every_family_of_the_caller(
 
     assert response.status == 204
     assert api.post("/auth/refresh", body={"refreshToken": alice.refresh_token}).status == 401
-    assert api.post("/auth/refresh", body={"refreshToken": other_login["refreshToken"]}).status == 401
+    assert (
+        api.post("/auth/refresh", body={"refreshToken": other_login["refreshToken"]}).status == 401
+    )
     assert api.post("/auth/refresh", body={"refreshToken": bob.refresh_token}).status == 200
 
 
@@ -278,11 +285,14 @@ def test_registrations_are_limited_per_address(api: RestApi) -> None:
     from parley.config import get_settings
 
     for index in range(get_settings().rate_limit_auth):
-        assert api.post(
-            "/auth/register",
-            body={"username": f"user{index}", "password": "long enough"},
-            source_ip="192.0.2.50",
-        ).status == 201
+        assert (
+            api.post(
+                "/auth/register",
+                body={"username": f"user{index}", "password": "long enough"},
+                source_ip="192.0.2.50",
+            ).status
+            == 201
+        )
 
     refused = api.post(
         "/auth/register",

@@ -127,9 +127,7 @@ def test_every_chat_route_answers_404_to_a_non_member(
         api.get(f"/chats/{private_group}", token=token),
         api.get(f"/chats/{private_group}/messages", token=token),
         api.get(f"/chats/{private_group}/pins", token=token),
-        api.post(
-            f"/chats/{private_group}/members", token=token, body={"userIds": [str(carol.id)]}
-        ),
+        api.post(f"/chats/{private_group}/members", token=token, body={"userIds": [str(carol.id)]}),
         api.delete(f"/chats/{private_group}/members/{bob.id}", token=token),
         api.delete(f"/chats/{private_group}/members/{carol.id}", token=token),
     ]
@@ -139,7 +137,9 @@ def test_every_chat_route_answers_404_to_a_non_member(
     # Same answer as a chat that does not exist: ids cannot be probed.
     assert api.get(f"/chats/{uuid.uuid4()}", token=token).json == responses[0].json
     assert table_counts() == before
-    assert private_group not in [chat["id"] for chat in api.get("/chats", token=token).json["chats"]]
+    assert private_group not in [
+        chat["id"] for chat in api.get("/chats", token=token).json["chats"]
+    ]
 
 
 @pytest.mark.parametrize(
@@ -209,9 +209,7 @@ def test_a_body_over_64_kb_is_refused_even_when_its_length_is_understated(api: R
     assert table_counts()["users"] == 0
 
 
-def test_a_base64_binary_body_over_64_kb_is_refused_with_413(
-    api: RestApi, alice: Account
-) -> None:
+def test_a_base64_binary_body_over_64_kb_is_refused_with_413(api: RestApi, alice: Account) -> None:
     event = http_event("PATCH", "/api/users/me", body=b"\x00" * 65_537, token=alice.access_token)
     del event["headers"]["content-length"]
 

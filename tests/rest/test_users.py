@@ -43,9 +43,7 @@ def test_patch_me_without_the_field_changes_nothing(api: RestApi, alice: Account
     assert response.json["displayName"] == "Alice"
 
 
-def test_patch_me_refuses_a_display_name_over_64_characters(
-    api: RestApi, alice: Account
-) -> None:
+def test_patch_me_refuses_a_display_name_over_64_characters(api: RestApi, alice: Account) -> None:
     before = table_counts()
 
     response = api.patch("/users/me", token=alice.access_token, body={"displayName": "x" * 65})
