@@ -154,7 +154,7 @@ def main() -> int:
 
         upgrade()
         started = time.perf_counter()
-        me, history_chat = seed(sessionmaker(get_engine()))
+        _, history_chat = seed(sessionmaker(get_engine()))
         seed_seconds = time.perf_counter() - started
 
         from parley.auth.passwords import parameters
