@@ -8,6 +8,10 @@ from parley.config import get_settings
 # any deployment sets JWT_SECRET or JWT_SECRET_NAME.
 DEVELOPMENT_SECRET = "parley-local-development-secret-change-me"
 
+# Every token issued or checked needs the secret: keep it for five minutes per
+# warm container, so a rotated secret is picked up without a redeploy.
+SECRET_CACHE_SECONDS = 300
+
 
 def get_jwt_secret() -> str:
     settings = get_settings()
@@ -19,9 +23,11 @@ def get_jwt_secret() -> str:
 
 
 def _secret_from_aws(name: str) -> str:
-    # Cached by Powertools (5 minutes by default): one AWS call per warm container.
+    # Powertools caches the value: one AWS call per container per cache period.
+    # An SSM parameter name is a path ("/parley/jwt-secret"); anything else
+    # names a Secrets Manager secret.
     from aws_lambda_powertools.utilities import parameters
 
     if name.startswith("/"):
-        return parameters.get_parameter(name, decrypt=True)
-    return parameters.get_secret(name)
+        return parameters.get_parameter(name, decrypt=True, max_age=SECRET_CACHE_SECONDS)
+    return parameters.get_secret(name, max_age=SECRET_CACHE_SECONDS)

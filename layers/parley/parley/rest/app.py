@@ -6,7 +6,8 @@ import os
 
 from fastapi import APIRouter, FastAPI
 
-from parley.rest.routers import health
+from parley.rest import errors
+from parley.rest.routers import auth, chats, health, users
 
 BASE_PATH = os.environ.get("PARLEY_API_BASE_PATH", "/api").rstrip("/")
 
@@ -18,9 +19,18 @@ def create_app() -> FastAPI:
         openapi_url=f"{BASE_PATH}/openapi.json",
         docs_url=f"{BASE_PATH}/docs",
         redoc_url=None,
+        description=(
+            "Accounts, chats and history for Parley. Authenticate with "
+            "`Authorization: Bearer <accessToken>`. Every error is "
+            '`{"status": "error", "code", "message"}` with the matching status.'
+        ),
     )
+    errors.install(app)
     api = APIRouter(prefix=BASE_PATH)
     api.include_router(health.router)
+    api.include_router(auth.router)
+    api.include_router(users.router)
+    api.include_router(chats.router)
     app.include_router(api)
     return app
 

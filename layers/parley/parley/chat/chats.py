@@ -1,0 +1,294 @@
+"""Chats and their members: creating, listing, adding and removing.
+
+A direct chat joins exactly two users, once per pair (`Chat.direct_key`).
+A group has a title, 2-256 members and at least one admin; its creator is
+the first admin. Every change writes its event in the same transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from parley.chat.history import aggregate_statuses, visible_message_view
+from parley.chat.membership import require_member
+from parley.chat.views import chat_view, user_view
+from parley.db.models import (
+    Chat,
+    ChatMember,
+    ChatType,
+    MemberRole,
+    Message,
+    Receipt,
+    ReceiptStatus,
+    User,
+)
+from parley.events.catalog import CHAT_CREATED, CHAT_MEMBER_JOINED, CHAT_MEMBER_LEFT
+from parley.events.outbox import emit
+from parley.protocol.errors import BadRequest, Conflict, Forbidden, NotFound
+from parley.stores import presence
+
+GROUP_MIN_MEMBERS = 2
+GROUP_MAX_MEMBERS = 256
+TITLE_MAX = 128
+
+
+def direct_key(first: uuid.UUID, second: uuid.UUID) -> str:
+    """The pair's key, the same whichever of the two asks."""
+    low, high = sorted((str(first), str(second)))
+    return f"{low}:{high}"
+
+
+def create_direct(
+    session: Session, creator_id: uuid.UUID, other_id: uuid.UUID
+) -> tuple[Chat, bool]:
+    """The pair's direct chat; created is False when it existed already."""
+    if other_id == creator_id:
+        raise BadRequest("a direct chat needs one other member", field="memberIds")
+    _require_users(session, [other_id])
+    key = direct_key(creator_id, other_id)
+    existing = session.scalars(select(Chat).where(Chat.direct_key == key)).first()
+    if existing is not None:
+        return existing, False
+    chat = Chat(id=uuid.uuid4(), type=ChatType.DIRECT.value, direct_key=key, created_by=creator_id)
+    try:
+        # Both users may open the chat at the same moment: one insert wins at
+        # the unique key, the other returns the winner's chat.
+        with session.begin_nested():
+            session.add(chat)
+            session.flush()
+    except IntegrityError:
+        return session.scalars(select(Chat).where(Chat.direct_key == key)).one(), False
+    members = [creator_id, other_id]
+    session.add_all(
+        ChatMember(chat_id=chat.id, user_id=user_id, role=MemberRole.MEMBER.value)
+        for user_id in members
+    )
+    session.flush()
+    session.refresh(chat)
+    _emit_created(session, chat, members)
+    return chat, True
+
+
+def create_group(
+    session: Session,
+    creator_id: uuid.UUID,
+    *,
+    title: str,
+    member_ids: Iterable[uuid.UUID],
+    is_public: bool = False,
+) -> Chat:
+    title = title.strip()
+    if not title:
+        raise BadRequest("a group needs a title", field="title")
+    members = list(dict.fromkeys([creator_id, *member_ids]))
+    if not GROUP_MIN_MEMBERS <= len(members) <= GROUP_MAX_MEMBERS:
+        raise BadRequest(
+            f"a group has {GROUP_MIN_MEMBERS}-{GROUP_MAX_MEMBERS} members, creator included",
+            field="memberIds",
+        )
+    _require_users(session, members)
+    chat = Chat(
+        id=uuid.uuid4(),
+        type=ChatType.GROUP.value,
+        title=title,
+        is_public=is_public,
+        created_by=creator_id,
+    )
+    session.add(chat)
+    session.flush()
+    session.add_all(
+        ChatMember(
+            chat_id=chat.id,
+            user_id=user_id,
+            role=(MemberRole.ADMIN if user_id == creator_id else MemberRole.MEMBER).value,
+        )
+        for user_id in members
+    )
+    session.flush()
+    session.refresh(chat)
+    _emit_created(session, chat, members)
+    return chat
+
+
+def list_chats(session: Session, viewer_id: uuid.UUID) -> list[dict[str, Any]]:
+    """The viewer's chats, the most recent activity first."""
+    activity = func.coalesce(Chat.last_message_at, Chat.created_at)
+    chats = list(
+        session.scalars(
+            select(Chat)
+            .join(ChatMember, ChatMember.chat_id == Chat.id)
+            .where(ChatMember.user_id == viewer_id)
+            .order_by(activity.desc(), Chat.id)
+        )
+    )
+    return summaries(session, viewer_id, chats)
+
+
+def get_chat(session: Session, chat_id: uuid.UUID, viewer_id: uuid.UUID) -> dict[str, Any]:
+    require_member(session, chat_id, viewer_id)
+    chat = session.get(Chat, chat_id)
+    assert chat is not None  # a membership row implies its chat
+    return summaries(session, viewer_id, [chat])[0]
+
+
+def add_members(
+    session: Session, chat_id: uuid.UUID, actor_id: uuid.UUID, user_ids: Iterable[uuid.UUID]
+) -> list[uuid.UUID]:
+    """Add users to a group (admins only); returns those who were not members yet."""
+    actor = require_member(session, chat_id, actor_id)
+    chat = _lock_group(session, chat_id)
+    if actor.role != MemberRole.ADMIN.value:
+        raise Forbidden("only a group's admins may add members")
+    wanted = list(dict.fromkeys(user_ids))
+    _require_users(session, wanted, field="userIds")
+    current = set(session.scalars(select(ChatMember.user_id).where(ChatMember.chat_id == chat_id)))
+    added = [user_id for user_id in wanted if user_id not in current]
+    if len(current) + len(added) > GROUP_MAX_MEMBERS:
+        raise Conflict(f"a group holds at most {GROUP_MAX_MEMBERS} members", field="userIds")
+    for user_id in added:
+        session.add(ChatMember(chat_id=chat.id, user_id=user_id, role=MemberRole.MEMBER.value))
+    session.flush()
+    for user_id in added:
+        emit(
+            session,
+            CHAT_MEMBER_JOINED,
+            chat.id,
+            {
+                "chatId": str(chat.id),
+                "userId": str(user_id),
+                "role": MemberRole.MEMBER.value,
+                "addedBy": str(actor_id),
+            },
+        )
+    return added
+
+
+def remove_member(
+    session: Session, chat_id: uuid.UUID, actor_id: uuid.UUID, user_id: uuid.UUID
+) -> None:
+    """Remove a member from a group: an admin removes anyone, a member only themselves."""
+    actor = require_member(session, chat_id, actor_id)
+    chat = _lock_group(session, chat_id)
+    if user_id != actor_id and actor.role != MemberRole.ADMIN.value:
+        raise Forbidden("only a group's admins may remove other members")
+    target = session.get(ChatMember, (chat_id, user_id))
+    if target is None:
+        raise NotFound("not a member of this chat")
+    session.delete(target)
+    session.flush()
+    _keep_an_admin(session, chat.id)
+    emit(
+        session,
+        CHAT_MEMBER_LEFT,
+        chat.id,
+        {
+            "chatId": str(chat.id),
+            "userId": str(user_id),
+            "removedBy": str(actor_id),
+            "reason": "left" if user_id == actor_id else "removed",
+        },
+    )
+
+
+def summaries(session: Session, viewer_id: uuid.UUID, chats: Sequence[Chat]) -> list[dict]:
+    """Chats as their members list them: members, unread count and last message.
+
+    A fixed handful of queries whatever the number of chats.
+    """
+    if not chats:
+        return []
+    chat_ids = [chat.id for chat in chats]
+    members: dict[uuid.UUID, list[tuple[ChatMember, User]]] = defaultdict(list)
+    for member, user in session.execute(
+        select(ChatMember, User)
+        .join(User, User.id == ChatMember.user_id)
+        .where(ChatMember.chat_id.in_(chat_ids))
+        .order_by(ChatMember.joined_at, User.username)
+    ):
+        members[member.chat_id].append((member, user))
+    unread = {
+        chat_id: count
+        for chat_id, count in session.execute(
+            select(Receipt.chat_id, func.count())
+            .where(
+                Receipt.user_id == viewer_id,
+                Receipt.chat_id.in_(chat_ids),
+                Receipt.status < ReceiptStatus.READ.value,
+            )
+            .group_by(Receipt.chat_id)
+        )
+    }
+    last_messages = {
+        message.chat_id: message
+        for message in session.scalars(
+            select(Message)
+            .join(Chat, and_(Chat.id == Message.chat_id, Chat.last_seq == Message.seq))
+            .where(Chat.id.in_(chat_ids))
+        )
+    }
+    statuses = aggregate_statuses(session, (message.id for message in last_messages.values()))
+    presences = presence.of_users(user.id for rows in members.values() for _, user in rows)
+    result = []
+    for chat in chats:
+        last = last_messages.get(chat.id)
+        result.append(
+            {
+                **chat_view(chat),
+                "members": [
+                    {**user_view(user, presences.get(user.id)), "role": member.role}
+                    for member, user in members[chat.id]
+                ],
+                "unreadCount": unread.get(chat.id, 0),
+                "lastMessage": visible_message_view(last, statuses.get(last.id)) if last else None,
+            }
+        )
+    return result
+
+
+def _emit_created(session: Session, chat: Chat, member_ids: list[uuid.UUID]) -> None:
+    emit(
+        session,
+        CHAT_CREATED,
+        chat.id,
+        {**chat_view(chat), "memberIds": [str(user_id) for user_id in member_ids]},
+    )
+
+
+def _lock_group(session: Session, chat_id: uuid.UUID) -> Chat:
+    # The row lock serializes membership changes, so the size limit holds.
+    chat = session.get(Chat, chat_id, with_for_update=True)
+    if chat is None:
+        raise NotFound("chat not found")
+    if chat.type != ChatType.GROUP.value:
+        raise Forbidden("a direct chat's members cannot change")
+    return chat
+
+
+def _keep_an_admin(session: Session, chat_id: uuid.UUID) -> None:
+    """When the last admin leaves, the longest-standing member becomes one."""
+    remaining = list(
+        session.scalars(
+            select(ChatMember)
+            .where(ChatMember.chat_id == chat_id)
+            .order_by(ChatMember.joined_at, ChatMember.user_id)
+        )
+    )
+    if remaining and not any(m.role == MemberRole.ADMIN.value for m in remaining):
+        remaining[0].role = MemberRole.ADMIN.value
+        session.flush()
+
+
+def _require_users(
+    session: Session, user_ids: Sequence[uuid.UUID], *, field: str = "memberIds"
+) -> None:
+    found = set(session.scalars(select(User.id).where(User.id.in_(user_ids))))
+    missing = [str(user_id) for user_id in user_ids if user_id not in found]
+    if missing:
+        raise BadRequest(f"unknown users: {', '.join(missing)}", field=field)
