@@ -79,9 +79,10 @@ def relay_throughput(count: int) -> float:
 
 def write_cost(writes: int) -> tuple[float, float]:
     """Median ms of a message-like insert+commit without and with emit+publish."""
+    from sqlalchemy import text
+
     from parley.db import session_scope
     from parley.events import catalog, emit
-    from sqlalchemy import text
 
     insert = text(
         "INSERT INTO audit_log (event_id, event_type, key, source, occurred_at, data) "

@@ -34,8 +34,9 @@ PASSWORD = "benchmark password"
 
 def seed(session_factory) -> tuple[str, str]:
     """One user, 200 direct chats with 200 others, 10k messages with receipts."""
-    from parley.auth.passwords import hash_password
     from sqlalchemy import text
+
+    from parley.auth.passwords import hash_password
 
     password_hash = hash_password(PASSWORD)
     me = uuid.uuid4()
@@ -148,9 +149,10 @@ def main() -> int:
     shutil.rmtree(data_dir, ignore_errors=True)
     with running_services(data_dir) as services:
         os.environ.update(services.env())
+        from sqlalchemy.orm import sessionmaker
+
         from parley.db import get_engine
         from parley.db.migrate import upgrade
-        from sqlalchemy.orm import sessionmaker
 
         upgrade()
         started = time.perf_counter()
@@ -159,7 +161,6 @@ def main() -> int:
 
         from parley.auth.passwords import parameters
         from parley_dev.cli import lambda_context, load_function
-
         from tests.rest.conftest import http_event
 
         handler = load_function("rest").handler

@@ -36,6 +36,11 @@ def stack() -> Iterator[dict[str, str]]:
     from parley_dev.services import start_services
 
     apply_local_defaults()
+    # Argon2id at its production cost would spend most of the suite hashing;
+    # the algorithm is the same, only its work factors are lowered.
+    os.environ.setdefault("PASSWORD_HASH_TIME_COST", "1")
+    os.environ.setdefault("PASSWORD_HASH_MEMORY_KIB", "8192")
+    os.environ.setdefault("PASSWORD_HASH_PARALLELISM", "1")
     shutil.rmtree(TEST_DATA_DIR, ignore_errors=True)
     services = start_services(TEST_DATA_DIR)
     os.environ.update(services.env())

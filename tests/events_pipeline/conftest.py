@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from confluent_kafka import Consumer, TopicPartition
+
 from parley.db import session_scope
 from parley.db.models import Chat, ChatMember, Message, Receipt, User
 from parley.events import publisher

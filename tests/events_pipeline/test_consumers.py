@@ -8,6 +8,8 @@ import json
 import time
 
 import pytest
+from sqlalchemy import select
+
 from parley.db import session_scope
 from parley.db.models import (
     AnalyticsChatDaily,
@@ -22,8 +24,6 @@ from parley.events.consumers import notifications
 from parley.events.outbox import all_events
 from parley.stores import connections
 from parley_dev.cli import lambda_context, load_function
-from sqlalchemy import select
-
 from tests.events_pipeline.conftest import SampleChat, sample_event
 
 SENT_DAY = "2025-06-02"

@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 
 import pytest
+
 from parley.db import session_scope
 from parley.events import catalog, emit
 from parley.events.catalog import KeyKind
 from parley.events.models import InvalidEventData, data_model
 from parley.events.outbox import all_events, pending_events
-
 from tests.events_pipeline.samples import ALICE, CHAT, DOMAIN_EVENTS
 
 

@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from confluent_kafka import Consumer
+from sqlalchemy import select
+
 from parley.db import session_scope
 from parley.db.models import AnalyticsChatDaily, AnalyticsUserDaily
 from parley.events import catalog, emit
@@ -15,8 +17,6 @@ from parley.events.eventsource import kafka_event
 from parley.events.kafka import client_config
 from parley.events.replay import replay
 from parley_dev.cli import lambda_context, load_function
-from sqlalchemy import select
-
 from tests.events_pipeline.conftest import SampleChat, seed_chat
 
 ANALYTICS_TOPICS = [catalog.MESSAGE_CREATED, catalog.MESSAGE_DELIVERED, catalog.MESSAGE_READ]

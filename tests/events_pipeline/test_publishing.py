@@ -12,14 +12,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
+
 from parley.db import get_engine, session_scope
 from parley.events import catalog, emit, publisher
 from parley.events.kafka import ensure_topics
 from parley.events.outbox import all_events, pending_events
 from parley.events.relay import relay
 from parley_dev.services import RunningService, start_kafka
-from sqlalchemy import text
-
 from tests.conftest import reset_clients
 from tests.events_pipeline.conftest import read_topics
 

@@ -14,8 +14,9 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from parley_dev.cli import lambda_context, load_function
 from sqlalchemy import select
+
+from parley_dev.cli import lambda_context, load_function
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 API_HOST = "abcdef1234.execute-api.us-east-1.amazonaws.com"
@@ -207,9 +208,10 @@ def outbox_events(event_type: str | None = None) -> list[dict[str, Any]]:
 
 def table_counts() -> dict[str, int]:
     """Row counts of every table: 'nothing changed' in one comparison."""
+    from sqlalchemy import text
+
     from parley.db import get_engine
     from parley.db.models import Base
-    from sqlalchemy import text
 
     with get_engine().connect() as connection:
         return {

@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from parley.db import session_scope
-from parley.db.models import RefreshToken, User
 from sqlalchemy import select
 
+from parley.db import session_scope
+from parley.db.models import RefreshToken, User
 from tests.rest.conftest import Account, RestApi, outbox_events, table_counts
 
 

@@ -6,10 +6,10 @@ import uuid
 from collections.abc import Callable
 
 import pytest
+
 from parley.db import session_scope
 from parley.db.models import Message
 from parley.stores import presence
-
 from tests.rest.conftest import (
     Account,
     RestApi,
@@ -221,7 +221,7 @@ def test_an_admin_adds_members_and_each_gets_a_joined_event(
         str(dave.id),
     }
     assert {event["key"] for event in events} == {chat["id"]}
-    assert all(event["payload"]["data"]["addedBy"] == str(alice.id) for event in events)
+    assert all(event["payload"]["data"]["by"] == str(alice.id) for event in events)
     assert api.get(f"/chats/{chat['id']}/messages", token=carol.access_token).status == 200
 
 
@@ -279,7 +279,7 @@ def test_an_admin_removes_a_member_with_a_left_event(
     assert event["payload"]["data"] == {
         "chatId": chat["id"],
         "userId": str(bob.id),
-        "removedBy": str(alice.id),
+        "by": str(alice.id),
         "reason": "removed",
     }
 

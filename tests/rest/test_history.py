@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from parley.db import session_scope
-from parley.db.models import Message, Receipt
 from sqlalchemy import update
 
+from parley.db import session_scope
+from parley.db.models import Message, Receipt
 from tests.rest.conftest import Account, RestApi, seed_messages
 
 

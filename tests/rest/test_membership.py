@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+
 from parley.chat.membership import require_member
 from parley.db import session_scope
 from parley.db.models import Chat, ChatMember, ChatType, MemberRole, User

@@ -6,7 +6,6 @@ import pytest
 import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
-from parley.rest.app import create_app
 from schemathesis.checks import (
     content_type_conformance,
     not_a_server_error,
@@ -14,6 +13,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
+from parley.rest.app import create_app
 from tests.rest.conftest import Account
 
 

@@ -9,6 +9,7 @@ import boto3
 import pytest
 from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
+
 from parley.auth.secrets import get_jwt_secret
 from parley.auth.tokens import decode_access_token, issue_token
 from parley.config import get_settings

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
-from parley.auth.tokens import REFRESH, issue_token
 
+from parley.auth.tokens import REFRESH, issue_token
 from tests.rest.conftest import Account, RestApi, http_event, table_counts
 
 

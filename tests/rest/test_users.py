@@ -6,7 +6,6 @@ import uuid
 from datetime import UTC, datetime
 
 from parley.stores import presence
-
 from tests.rest.conftest import Account, RestApi, table_counts
 
 

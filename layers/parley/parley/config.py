@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     # secret / SSM parameter holding it on AWS.
     jwt_secret: SecretStr | None = None
     jwt_secret_name: str | None = None
+    # Argon2id cost (argon2-cffi's defaults); the test suite lowers it.
+    password_hash_time_cost: int = 3
+    password_hash_memory_kib: int = 64 * 1024
+    password_hash_parallelism: int = 4
     access_token_ttl_seconds: int = 15 * 60
     refresh_token_ttl_seconds: int = 30 * 24 * 3600
 

@@ -2,26 +2,42 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-# argon2-cffi's defaults are Argon2id, t=3, m=64 MiB, p=4: about 50 ms on a
-# 512 MB Lambda, which is the point. The parameters travel inside each hash,
-# so raising them later only needs `needs_rehash` at the next login.
-_hasher = PasswordHasher()
+from parley.config import get_settings
 
-# Verified when the username is unknown, so a miss costs as much as a hit
-# and response times do not reveal which usernames exist.
-_UNKNOWN_USER_HASH = _hasher.hash("parley-unknown-user-placeholder")
+
+@lru_cache(maxsize=1)
+def _hasher() -> PasswordHasher:
+    # Defaults are argon2-cffi's (Argon2id, t=3, m=64 MiB, p=4): slow on
+    # purpose. The parameters travel inside each hash, so changing them later
+    # only needs `needs_rehash` at the next login.
+    settings = get_settings()
+    return PasswordHasher(
+        time_cost=settings.password_hash_time_cost,
+        memory_cost=settings.password_hash_memory_kib,
+        parallelism=settings.password_hash_parallelism,
+    )
+
+
+@lru_cache(maxsize=1)
+def _unknown_user_hash() -> str:
+    # Verified when the username is unknown, so a miss costs as much as a hit
+    # and response times do not reveal which usernames exist. Made on first
+    # use: a cold start pays for it only if it needs it.
+    return _hasher().hash("parley-unknown-user-placeholder")
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return _hasher().hash(password)
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash or _UNKNOWN_USER_HASH, password) and (
+        return _hasher().verify(password_hash or _unknown_user_hash(), password) and (
             password_hash is not None
         )
     except (VerificationError, InvalidHashError):
@@ -29,16 +45,17 @@ def verify_password(password_hash: str | None, password: str) -> bool:
 
 
 def needs_rehash(password_hash: str) -> bool:
-    return _hasher.check_needs_rehash(password_hash)
+    return _hasher().check_needs_rehash(password_hash)
 
 
 def parameters() -> dict[str, int | str]:
     """The hasher's settings, as shown by the benchmarks."""
+    hasher = _hasher()
     return {
-        "type": _hasher.type.name,
-        "timeCost": _hasher.time_cost,
-        "memoryCostKiB": _hasher.memory_cost,
-        "parallelism": _hasher.parallelism,
-        "hashLength": _hasher.hash_len,
-        "saltLength": _hasher.salt_len,
+        "type": hasher.type.name,
+        "timeCost": hasher.time_cost,
+        "memoryCostKiB": hasher.memory_cost,
+        "parallelism": hasher.parallelism,
+        "hashLength": hasher.hash_len,
+        "saltLength": hasher.salt_len,
     }

@@ -164,7 +164,7 @@ def add_members(
                 "chatId": str(chat.id),
                 "userId": str(user_id),
                 "role": MemberRole.MEMBER.value,
-                "addedBy": str(actor_id),
+                "by": str(actor_id),
             },
         )
     return added
@@ -191,7 +191,7 @@ def remove_member(
         {
             "chatId": str(chat.id),
             "userId": str(user_id),
-            "removedBy": str(actor_id),
+            "by": str(actor_id),
             "reason": "left" if user_id == actor_id else "removed",
         },
     )
@@ -257,7 +257,11 @@ def _emit_created(session: Session, chat: Chat, member_ids: list[uuid.UUID]) -> 
         session,
         CHAT_CREATED,
         chat.id,
-        {**chat_view(chat), "memberIds": [str(user_id) for user_id in member_ids]},
+        {
+            "chatId": str(chat.id),
+            **chat_view(chat),
+            "memberIds": [str(user_id) for user_id in member_ids],
+        },
     )
 
 
