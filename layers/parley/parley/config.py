@@ -54,6 +54,13 @@ class Settings(BaseSettings):
     topic_retention_ms: int = 7 * 24 * 3600 * 1000
     consumer_max_retries: int = 3
 
+    # Deployment: the database from a Secrets Manager secret (set by template.yaml).
+    # The secret holds a SQLAlchemy URL, JSON with "url", or the RDS credentials
+    # JSON; when set it wins over DATABASE_URL. database_host replaces the
+    # secret's host (the RDS Proxy endpoint in front of the instance).
+    database_secret_arn: str | None = None
+    database_host: str | None = None
+
     # Observability (Powertools reads its own POWERTOOLS_* variables too)
     log_level: str = "INFO"
     service_name: str = "parley"
