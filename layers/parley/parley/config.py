@@ -72,6 +72,13 @@ class Settings(BaseSettings):
     relay_max_seconds: float = 45.0
     notification_sender: str = "log"
 
+    # Deployment: the database from a Secrets Manager secret (set by template.yaml).
+    # The secret holds a SQLAlchemy URL, JSON with "url", or the RDS credentials
+    # JSON; when set it wins over DATABASE_URL. database_host replaces the
+    # secret's host (the RDS Proxy endpoint in front of the instance).
+    database_secret_arn: str | None = None
+    database_host: str | None = None
+
     # Observability (Powertools reads its own POWERTOOLS_* variables too)
     log_level: str = "INFO"
     service_name: str = "parley"

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import URL, Engine, create_engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from parley.config import get_settings
@@ -14,12 +15,55 @@ _engine: Engine | None = None
 _sessionmaker: sessionmaker[Session] | None = None
 
 
+def database_url() -> str:
+    """DATABASE_URL as it is, or the URL held by the DATABASE_SECRET_ARN secret."""
+    settings = get_settings()
+    if not settings.database_secret_arn:
+        return settings.database_url
+    url = _url_from_secret(_read_secret(settings.database_secret_arn))
+    if settings.database_host:
+        url = url.set(host=settings.database_host)
+    return url.render_as_string(hide_password=False)
+
+
+def _read_secret(secret_arn: str) -> str:
+    # Powertools caches the value (5 minutes): one call per cold start at most.
+    from aws_lambda_powertools.utilities import parameters
+
+    return parameters.get_secret(secret_arn)
+
+
+def _url_from_secret(value: str) -> URL:
+    """A SQLAlchemy URL, JSON with "url", or the credentials JSON RDS writes."""
+    value = value.strip()
+    if not value.startswith("{"):
+        return make_url(value)
+    fields = json.loads(value)
+    if "url" in fields:
+        return make_url(fields["url"])
+    missing = [key for key in ("username", "password", "host") if not fields.get(key)]
+    if missing:
+        # Name the keys, never the values: this ends up in the logs.
+        raise ValueError(
+            "the database secret holds neither a URL nor RDS credentials; "
+            f"missing: {', '.join(missing)}"
+        )
+    return URL.create(
+        "postgresql+psycopg",
+        username=fields["username"],
+        password=fields["password"],
+        host=fields["host"],
+        port=int(fields.get("port") or 5432),
+        database=fields.get("dbname") or "postgres",
+    )
+
+
 def get_engine() -> Engine:
     global _engine, _sessionmaker
     if _engine is None:
         settings = get_settings()
         _engine = create_engine(
-            settings.database_url,
+            database_url(),
             pool_size=settings.database_pool_size,
             pool_pre_ping=True,
             # A warm Lambda keeps its connection; RDS Proxy pools behind it.
