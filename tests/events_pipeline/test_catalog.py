@@ -4,28 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-
 from parley.events import catalog, docs
+from parley_dev.gateway.template import load_wiring
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-class _TemplateLoader(yaml.SafeLoader):
-    """Reads CloudFormation's short tags (!Ref, !Sub...) as plain values."""
-
-
-_TemplateLoader.add_multi_constructor("!", lambda loader, _tag, node: None)
-
-
 def consumer_topics() -> dict[str, set[str]]:
-    template = yaml.load((ROOT / "template.yaml").read_text(), Loader=_TemplateLoader)
-    wired = {}
-    for resource in template["Resources"].values():
-        for source in (resource.get("Properties", {}).get("Events") or {}).values():
-            if source.get("Type") in ("SelfManagedKafka", "MSK"):
-                code = resource["Properties"]["CodeUri"].strip("/").split("/")[-1]
-                wired[code] = set(source["Properties"]["Topics"])
+    """Topics each consumer directory reads, as the gateway (and AWS) wire them."""
+    wiring = load_wiring(ROOT / "template.yaml")
+    wired: dict[str, set[str]] = {}
+    for mapping in wiring.kafka_mappings:
+        code = wiring.functions[mapping.function].code_dir.name
+        wired.setdefault(code, set()).update(mapping.topics)
     return wired
 
 

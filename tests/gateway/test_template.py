@@ -41,5 +41,21 @@ def test_project_template_wiring():
     assert rest.code_dir.name == "rest" and rest.handler == "app.handler"
     assert rest.environment["PARLEY_API_BASE_PATH"] == "/api"
     assert "DATABASE_URL" in rest.empty_variables  # empty parameter: not applied
-    assert {m.consumer_group_id for m in wiring.kafka_mappings} >= {"parley-analytics"}
+    groups = {m.consumer_group_id for m in wiring.kafka_mappings}
+    assert "parley-analytics-message.created" in groups
     assert any(s.expression == "rate(1 minute)" for s in wiring.schedules)
+
+
+def test_resources_whose_condition_is_false_are_not_wired() -> None:
+    self_managed = load_wiring(PROJECT_TEMPLATE)
+    assert "AnalyticsFunction" in self_managed.functions
+    assert "AnalyticsMskFunction" not in self_managed.functions
+    assert {m.event_source for m in self_managed.kafka_mappings} == {"SelfManagedKafka"}
+
+    msk = load_wiring(
+        PROJECT_TEMPLATE,
+        {"MskClusterArn": "arn:aws:kafka:us-east-1:123456789012:cluster/parley/abc"},
+    )
+    assert "AnalyticsMskFunction" in msk.functions
+    assert "AnalyticsFunction" not in msk.functions
+    assert {m.event_source for m in msk.kafka_mappings} == {"aws:kafka"}

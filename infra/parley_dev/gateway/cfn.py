@@ -69,6 +69,7 @@ class Resolver:
 
     parameters: dict[str, str]
     resources: dict[str, Any] = field(default_factory=dict)
+    conditions: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def for_template(cls, template: dict[str, Any], overrides: dict[str, str]) -> Resolver:
@@ -79,7 +80,31 @@ class Resolver:
                 listed = isinstance(default, list)
                 parameters[name] = ",".join(map(str, default)) if listed else str(default)
         parameters.update(overrides)
-        return cls(parameters, template.get("Resources") or {})
+        return cls(parameters, template.get("Resources") or {}, template.get("Conditions") or {})
+
+    def condition(self, name: str) -> bool:
+        """A named condition, evaluated with the parameters' local values."""
+        if name not in self.conditions:
+            raise ValueError(f"unknown condition {name!r}")
+        return self._truth(self.conditions[name])
+
+    def _truth(self, expression: Any) -> bool:
+        if isinstance(expression, bool):
+            return expression
+        if isinstance(expression, dict) and len(expression) == 1:
+            ((key, argument),) = expression.items()
+            if key in ("Condition", "Fn::Condition"):
+                return self.condition(argument)
+            if key == "Fn::Equals":
+                left, right = (self.resolve(item) for item in argument)
+                return str(left) == str(right)
+            if key == "Fn::Not":
+                return not self._truth(argument[0])
+            if key == "Fn::And":
+                return all(self._truth(item) for item in argument)
+            if key == "Fn::Or":
+                return any(self._truth(item) for item in argument)
+        raise ValueError(f"cannot evaluate condition {expression!r}")
 
     def resolve(self, value: Any) -> Any:
         if isinstance(value, list):
@@ -100,13 +125,18 @@ class Resolver:
                 return separator.join(str(item) for item in resolved if item is not None)
             if key == "Fn::Select":
                 index, items = argument
-                return self.resolve(items)[int(self.resolve(index))]
+                resolved = self.resolve(items)
+                if isinstance(resolved, str):  # a CommaDelimitedList parameter
+                    resolved = resolved.split(",") if resolved else []
+                position = int(self.resolve(index))
+                return resolved[position] if position < len(resolved) else None
             if key == "Fn::Split":
                 separator, text = argument
                 return str(self.resolve(text)).split(separator)
             if key == "Fn::If":
-                # Conditions are not evaluated locally: take the "true" branch.
-                return self.resolve(argument[1])
+                name, when_true, when_false = argument
+                chosen = when_true if self.condition(name) else when_false
+                return self.resolve(chosen)
         return {key: self.resolve(item) for key, item in value.items()}
 
     def _ref(self, name: str) -> Any:

@@ -116,6 +116,12 @@ def load_wiring(path: Path, parameter_overrides: dict[str, str] | None = None) -
     globals_ = ((template.get("Globals") or {}).get("Function")) or {}
     wiring = Wiring(template_path=path)
 
+    # Resources whose Condition is false with the local parameters do not exist.
+    resources = {
+        logical_id: resource
+        for logical_id, resource in resources.items()
+        if not resource.get("Condition") or resolver.condition(resource["Condition"])
+    }
     for logical_id, resource in resources.items():
         if resource.get("Type") != SERVERLESS_FUNCTION:
             continue
