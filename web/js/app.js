@@ -57,7 +57,8 @@ class App {
   route() {
     const match = /^#\/chat\/(.+)$/.exec(window.location.hash);
     const chatId = match ? decodeURIComponent(match[1]) : null;
-    if (chatId === (this.chatView && this.chatView.chatId)) return;
+    if (this.routed && chatId === (this.chatView ? this.chatView.chatId : null)) return;
+    this.routed = true;
     this.chatView?.destroy();
     this.chatView = null;
     this.sidebar.setActive(chatId);

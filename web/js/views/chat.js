@@ -3,6 +3,7 @@
 import { announce, h, reconcile } from '../lib/dom.js';
 import { dayKey, dayLabel, displayName, lastSeen, snippet } from '../lib/format.js';
 import { messageKey } from '../store.js';
+import { icon } from '../lib/icons.js';
 import { avatar } from './avatar.js';
 import { openForwardDialog } from './dialogs.js';
 import { buildDaySeparator, buildMessage, updateMessage } from './message.js';
@@ -73,9 +74,9 @@ export class ChatView {
     this.pinnedCount = h('span', { class: 'pinned-count', 'data-testid': 'pinned-count' });
     this.pinnedBar = h('div', { class: 'pinned-bar', 'data-testid': 'pinned-bar', role: 'region', 'aria-label': 'Pinned messages' },
       h('button', { type: 'button', class: 'pinned-show', onclick: () => this.showPinned() },
-        h('span', { class: 'pin-icon', 'aria-hidden': 'true' }, '📌'),
+        h('span', { class: 'pin-icon' }, icon('pin')),
         h('span', { class: 'pinned-lines' }, h('span', { class: 'pinned-label' }, 'Pinned message ', this.pinnedCount), this.pinnedText)),
-      h('button', { type: 'button', class: 'icon', 'aria-label': 'Unpin message', 'data-testid': 'pinned-unpin', onclick: () => this.unpinShown() }, '✕'));
+      h('button', { type: 'button', class: 'icon', 'aria-label': 'Unpin message', 'data-testid': 'pinned-unpin', onclick: () => this.unpinShown() }, icon('close', { size: 18 })));
 
     this.historyStatus = h('div', { class: 'history-status', 'data-testid': 'history-status' });
     this.olderButton = h('button', { type: 'button', class: 'link', 'data-testid': 'load-older', onclick: () => this.loadOlder() }, 'Load older messages');
@@ -88,19 +89,19 @@ export class ChatView {
     this.list.addEventListener('click', (e) => this.onListClick(e));
     this.list.addEventListener('keydown', (e) => this.onListKey(e));
 
-    this.typing = h('div', { class: 'typing', 'data-testid': 'typing-indicator', 'aria-live': 'polite' });
+    this.typing = h('div', { class: 'typing-line', 'data-testid': 'typing-indicator', 'aria-live': 'polite' });
 
     this.contextText = h('span', { class: 'context-text', 'data-testid': 'composer-context-text' });
     this.context = h('div', { class: 'composer-context', 'data-testid': 'composer-context', hidden: true },
       this.contextText,
-      h('button', { type: 'button', class: 'icon', 'aria-label': 'Cancel', 'data-testid': 'composer-cancel', onclick: () => this.setMode(null) }, '✕'));
+      h('button', { type: 'button', class: 'icon', 'aria-label': 'Cancel', 'data-testid': 'composer-cancel', onclick: () => this.setMode(null) }, icon('close', { size: 18 })));
     this.input = h('textarea', {
       id: 'composer-input', class: 'composer-input', 'data-testid': 'composer', rows: 1, maxlength: 4000,
       placeholder: 'Write a message…', 'aria-describedby': 'composer-help', enterkeyhint: 'send',
     });
     this.input.addEventListener('keydown', (e) => this.onComposerKey(e));
     this.input.addEventListener('input', () => this.onComposerInput());
-    this.sendButton = h('button', { type: 'submit', class: 'send primary', 'data-testid': 'send', 'aria-label': 'Send' }, '➤');
+    this.sendButton = h('button', { type: 'submit', class: 'send primary', 'data-testid': 'send', 'aria-label': 'Send' }, icon('send'));
     this.composerNote = h('p', { class: 'composer-note', 'data-testid': 'composer-note', 'aria-live': 'polite' });
     this.form = h('form', { class: 'composer', 'aria-label': 'Write a message' },
       this.context,
@@ -116,7 +117,7 @@ export class ChatView {
 
     this.el = h('section', { class: 'chat', 'aria-labelledby': 'chat-title', 'data-testid': 'chat-view', 'data-chat-id': this.chatId },
       h('header', { class: 'chat-header' },
-        h('button', { type: 'button', class: 'icon back', 'aria-label': 'Back to chats', 'data-testid': 'back', onclick: onBack }, '←'),
+        h('button', { type: 'button', class: 'icon back', 'aria-label': 'Back to chats', 'data-testid': 'back', onclick: onBack }, icon('back')),
         this.avatarSlot,
         h('div', { class: 'chat-heading' }, this.title, this.subtitle),
         this.leaveButton),

@@ -2,6 +2,7 @@
 
 import { h } from '../lib/dom.js';
 import { displayName, formatTime, snippet } from '../lib/format.js';
+import { icon } from '../lib/icons.js';
 
 const STATUS_LABEL = { SENT: 'Sent', DELIVERED: 'Delivered', READ: 'Read' };
 
@@ -12,7 +13,7 @@ export function buildMessage(key) {
     forwarded: h('div', { class: 'forwarded', 'data-testid': 'forwarded-label' }),
     quote: h('button', { type: 'button', class: 'quote', 'data-testid': 'reply-quote', 'data-action': 'goto-reply' }),
     body: h('p', { class: 'body', 'data-testid': 'message-body' }),
-    pinned: h('span', { class: 'pin-mark', 'data-testid': 'pinned-mark', title: 'Pinned' }, '📌'),
+    pinned: h('span', { class: 'pin-mark', 'data-testid': 'pinned-mark', title: 'Pinned' }, icon('pin', { size: 12 })),
     edited: h('span', { class: 'edited', 'data-testid': 'edited-mark' }, 'edited'),
     time: h('time', { class: 'time' }),
     status: h('span', { class: 'ticks', 'data-testid': 'message-status', role: 'img' }),
@@ -20,7 +21,7 @@ export function buildMessage(key) {
     toggle: h('button', {
       type: 'button', class: 'actions-toggle', 'data-action': 'menu', 'aria-haspopup': 'menu',
       'aria-expanded': 'false', 'aria-label': 'Message actions', 'data-testid': 'message-actions',
-    }, '⋯'),
+    }, icon('more')),
   };
   parts.bubble = h('div', { class: 'bubble' },
     parts.who, parts.sender, parts.forwarded, parts.quote, parts.body,
@@ -85,7 +86,8 @@ export function updateMessage(li, m, { store, chat, grouped }) {
   if (mine) {
     const s = m.local === 'pending' ? 'PENDING' : m.local === 'failed' ? 'FAILED' : m.status || 'SENT';
     p.status.dataset.status = s;
-    p.status.textContent = { PENDING: '🕓', FAILED: '!', SENT: '✓', DELIVERED: '✓✓', READ: '✓✓' }[s] || '✓';
+    if (s === 'PENDING') p.status.replaceChildren(icon('clock', { size: 12 }));
+    else p.status.textContent = { FAILED: '!', SENT: '✓', DELIVERED: '✓✓', READ: '✓✓' }[s] || '✓';
     p.status.setAttribute('aria-label', { PENDING: 'Sending', FAILED: 'Not sent' }[s] || STATUS_LABEL[s] || s);
   }
   p.retry.hidden = m.local !== 'failed';

@@ -2,6 +2,7 @@
 
 import { h, reconcile } from '../lib/dom.js';
 import { displayName, shortStamp, snippet } from '../lib/format.js';
+import { icon } from '../lib/icons.js';
 import { avatar } from './avatar.js';
 
 const CONNECTION_TEXT = { connecting: 'Connecting…', online: 'Online', offline: 'Offline' };
@@ -48,8 +49,8 @@ export class Sidebar {
       h('header', { class: 'sidebar-header' },
         avatar(displayName(me), { seed: me.id }),
         h('div', { class: 'me' }, this.meName, this.connection),
-        h('button', { type: 'button', class: 'icon', 'data-testid': 'new-chat', 'aria-label': 'New chat', title: 'New chat', onclick: onNewChat }, '✎'),
-        h('button', { type: 'button', class: 'icon', 'data-testid': 'sign-out', 'aria-label': 'Sign out', title: 'Sign out', onclick: onSignOut }, '⏻')),
+        h('button', { type: 'button', class: 'icon', 'data-testid': 'new-chat', 'aria-label': 'New chat', title: 'New chat', onclick: onNewChat }, icon('edit')),
+        h('button', { type: 'button', class: 'icon', 'data-testid': 'sign-out', 'aria-label': 'Sign out', title: 'Sign out', onclick: onSignOut }, icon('signOut'))),
       tablist,
       this.panelChats,
       this.panelOnline);
