@@ -308,8 +308,9 @@ export class Client {
     if (mine || known) return;
     store.setTyping(message.chatId, message.senderId, 0);
     this.markDelivered(message);
-    await this.ensureChat(message.chatId);
-    store.incrementUnread(message.chatId);
+    // A chat we did not know yet comes from the server with this message counted.
+    if (store.chat(message.chatId)) store.incrementUnread(message.chatId);
+    else await this.ensureChat(message.chatId);
     this.onIncoming(message);
   }
 

@@ -92,7 +92,7 @@ export function refresh() {
       write(null);
       throw new ApiError(401, 'unauthorized', 'Signed out');
     }
-    if (stored.accessToken !== spent && expiresAt(stored.accessToken) - Date.now() > config.refreshLeewayMs) {
+    if (stored.accessToken !== spent && expiresAt(stored.accessToken) - Date.now() > leewayFor(stored.accessToken)) {
       write(stored); // another tab already refreshed
       return stored.accessToken;
     }
@@ -113,8 +113,15 @@ export function refresh() {
 /** An access token that is good for at least the leeway; refreshes if not. */
 export async function accessToken() {
   if (!current) throw new ApiError(401, 'unauthorized', 'Signed out');
-  if (expiresAt(current.accessToken) - Date.now() > config.refreshLeewayMs / 2) return current.accessToken;
+  if (expiresAt(current.accessToken) - Date.now() > leewayFor(current.accessToken) / 2) return current.accessToken;
   return refresh();
+}
+
+/** Refresh a minute early, or at 80% of a short-lived token's life. */
+function leewayFor(token) {
+  const { iat, exp } = decodeJwt(token);
+  if (typeof iat !== 'number' || typeof exp !== 'number') return config.refreshLeewayMs;
+  return Math.min(config.refreshLeewayMs, Math.max(1000, (exp - iat) * 1000 * 0.2));
 }
 
 function schedule() {
@@ -123,10 +130,7 @@ function schedule() {
   if (!current) return;
   const exp = expiresAt(current.accessToken);
   if (!Number.isFinite(exp)) return;
-  const life = exp - (decodeJwt(current.accessToken).iat || 0) * 1000;
-  // Refresh a minute early, or at 80% of a short-lived token's life.
-  const leeway = Math.min(config.refreshLeewayMs, Math.max(1000, life * 0.2));
-  const delay = Math.max(1000, exp - leeway - Date.now());
+  const delay = Math.max(1000, exp - leewayFor(current.accessToken) - Date.now());
   timer = setTimeout(() => {
     refresh().catch(() => {
       /* a network failure retries on the next request or reconnect */

@@ -236,9 +236,13 @@ export class Store {
     else if (merged.id && conv.pinned.has(merged.id)) conv.pinned.set(merged.id, merged);
 
     const chat = this.chats.get(msg.chatId);
-    if (chat && merged.seq !== undefined) {
+    if (chat && (Number.isFinite(merged.seq) || merged.local)) {
       const last = chat.lastMessage;
-      if (!last || last.id === merged.id || (Number.isFinite(merged.seq) && merged.seq >= (last.seq ?? -1))) {
+      // By seq; a message still on its way has none yet, so by time.
+      const newer = Number.isFinite(last?.seq) && Number.isFinite(merged.seq)
+        ? merged.seq >= last.seq
+        : Date.parse(merged.createdAt) >= Date.parse(last?.createdAt);
+      if (!last || messageKey(last) === messageKey(merged) || (last.id && last.id === merged.id) || newer) {
         chat.lastMessage = merged;
         if (!quiet) this.emit('chats');
       }
