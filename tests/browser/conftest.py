@@ -14,11 +14,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
-
-playwright_sync = pytest.importorskip("playwright.sync_api")
-from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect  # noqa: E402
-
-from parley_dev.browser import LAUNCH_ARGS, ensure_chromium  # noqa: E402
+from parley_dev.browser import LAUNCH_ARGS, ensure_chromium
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect, sync_playwright
 
 TIMEOUT_MS = 15_000
 expect.set_options(timeout=TIMEOUT_MS)
@@ -37,7 +34,7 @@ def live_stack(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
-    with playwright_sync.sync_playwright() as pw:
+    with sync_playwright() as pw:
         chromium = pw.chromium.launch(executable_path=ensure_chromium(), args=list(LAUNCH_ARGS))
         yield chromium
         chromium.close()
@@ -94,7 +91,9 @@ class ChatUser:
             dialog.get_by_label("Group name").fill(title)
         for other in others:
             dialog.get_by_label("Find people").fill(other.username)
-            dialog.locator(f'[data-testid="new-chat-user"][data-username="{other.username}"]').check()
+            dialog.locator(
+                f'[data-testid="new-chat-user"][data-username="{other.username}"]'
+            ).check()
         dialog.get_by_test_id("new-chat-create").click()
         expect(dialog).to_be_hidden()
         expect(self.page.get_by_test_id("chat-title")).to_have_text(title or others[0].display_name)
@@ -117,18 +116,18 @@ class ChatUser:
 
 
 @pytest.fixture
-def make_user(browser: Browser, live_stack: str) -> Iterator[Callable[[str], ChatUser]]:
+def make_user(browser: Browser, live_stack: str) -> Iterator[Callable[..., ChatUser]]:
     """Register a fresh user in a fresh browser context (its own storage)."""
     contexts: list[BrowserContext] = []
 
-    def make(name: str) -> ChatUser:
+    def make(name: str, display_name: str | None = None) -> ChatUser:
         context = browser.new_context(viewport={"width": 1280, "height": 800})
         context.set_default_timeout(TIMEOUT_MS)
         contexts.append(context)
         suffix = uuid.uuid4().hex[:8]
         user = ChatUser(
             username=f"{name.lower()}_{suffix}",
-            display_name=f"{name} {suffix[:3].upper()}",
+            display_name=display_name or f"{name} {suffix[:3].upper()}",
             password="correct horse battery",
             context=context,
             page=context.new_page(),
@@ -142,7 +141,7 @@ def make_user(browser: Browser, live_stack: str) -> Iterator[Callable[[str], Cha
 
 
 @pytest.fixture
-def pair(make_user: Callable[[str], ChatUser]) -> tuple[ChatUser, ChatUser]:
+def pair(make_user: Callable[..., ChatUser]) -> tuple[ChatUser, ChatUser]:
     """Alice and Bob, both signed in, with a direct chat open on both sides."""
     alice = make_user("Alice")
     bob = make_user("Bob")

@@ -47,7 +47,9 @@ def test_typing_is_shown_to_the_other_person(pair):
 
     bob.composer.press_sequentially("typing something", delay=20)
 
-    expect(alice.page.get_by_test_id("typing-indicator")).to_have_text(f"{bob.display_name} is typing…")
+    expect(alice.page.get_by_test_id("typing-indicator")).to_have_text(
+        f"{bob.display_name} is typing…"
+    )
 
 
 def test_a_reply_quotes_the_message_it_answers(pair):
@@ -89,7 +91,9 @@ def test_a_forwarded_message_names_its_original_sender(pair, make_user):
 
     carol.open_chat("Weekend plans")
     forwarded = carol.message("Hi Bob!")
-    expect(forwarded.get_by_test_id("forwarded-label")).to_have_text(f"Forwarded from {alice.display_name}")
+    expect(forwarded.get_by_test_id("forwarded-label")).to_have_text(
+        f"Forwarded from {alice.display_name}"
+    )
     expect(forwarded.get_by_test_id("message-sender")).to_have_text(bob.display_name)
 
 

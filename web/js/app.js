@@ -29,6 +29,7 @@ class App {
       onOpenChat: (id) => navigate(`#/chat/${encodeURIComponent(id)}`),
       onNewChat: () => this.newChat(),
       onSignOut: () => this.signOut(),
+      onError: (err) => this.toast(err.message || 'That did not work'),
     });
     this.main = h('main', { class: 'main', id: 'main' });
     this.toastEl = h('div', { class: 'toast', role: 'status', 'data-testid': 'toast', hidden: true });

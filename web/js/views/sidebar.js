@@ -8,8 +8,9 @@ import { avatar } from './avatar.js';
 const CONNECTION_TEXT = { connecting: 'Connecting…', online: 'Online', offline: 'Offline' };
 
 export class Sidebar {
-  constructor(client, { onOpenChat, onNewChat, onSignOut }) {
+  constructor(client, { onOpenChat, onNewChat, onSignOut, onError }) {
     this.client = client;
+    this.onError = onError || (() => {});
     this.store = client.store;
     this.onOpenChat = onOpenChat;
     this.items = new Map();
@@ -180,21 +181,42 @@ export class Sidebar {
   renderOnline() {
     const users = this.store.onlineUsers();
     this.onlineCount.textContent = users.length ? `(${users.length})` : '';
-    const nodes = users.map((user) =>
-      h('li', {},
-        h('button', {
+    this.userItems = this.userItems || new Map();
+    const nodes = users.map((user) => {
+      let item = this.userItems.get(user.id);
+      if (!item) {
+        item = {
+          avatarSlot: h('span', { class: 'avatar-slot' }),
+          name: h('span', { class: 'title' }),
+          handle: h('span', { class: 'preview' }),
+        };
+        item.button = h('button', {
           type: 'button', class: 'user-item', 'data-testid': 'online-user', 'data-user-id': user.id,
-          'aria-label': `${displayName(user)}, online. Open a direct chat`,
           onclick: async () => {
-            const chat = await this.client.directChatWith(user.id);
-            this.onOpenChat(chat.id);
+            try {
+              const chat = await this.client.directChatWith(user.id);
+              this.onOpenChat(chat.id);
+            } catch (err) {
+              this.onError(err);
+            }
           },
-        },
-        avatar(displayName(user), { seed: user.id, online: true }),
-        h('span', { class: 'lines' },
-          h('span', { class: 'title' }, displayName(user)),
-          h('span', { class: 'preview' }, `@${user.username}`)))));
-    this.onlineList.replaceChildren(...nodes);
+        }, item.avatarSlot, h('span', { class: 'lines' }, item.name, item.handle));
+        item.li = h('li', {}, item.button);
+        this.userItems.set(user.id, item);
+      }
+      const name = displayName(user);
+      if (item.avatarKey !== name) {
+        item.avatarKey = name;
+        item.avatarSlot.replaceChildren(avatar(name, { seed: user.id, online: true }));
+      }
+      item.name.textContent = name;
+      item.handle.textContent = `@${user.username}`;
+      item.button.setAttribute('aria-label', `${name}, online. Open a direct chat`);
+      return item.li;
+    });
+    const shown = new Set(users.map((u) => u.id));
+    for (const id of [...this.userItems.keys()]) if (!shown.has(id)) this.userItems.delete(id);
+    reconcile(this.onlineList, nodes);
     this.onlineEmpty.hidden = users.length > 0;
   }
 }
