@@ -164,3 +164,38 @@ def test_the_online_list_shows_who_is_connected(make_user):
     bob.page.close()
 
     expect(online).to_have_count(0)
+
+
+def test_a_rejected_access_token_is_refreshed_and_the_socket_reconnects(pair):
+    alice, bob = pair
+    # Same expiry, broken signature: the server refuses it, the client cannot tell.
+    alice.page.evaluate(
+        """() => {
+            const s = JSON.parse(localStorage.getItem('parley.session'));
+            const tail = s.accessToken.endsWith('AAAA') ? 'BBBB' : 'AAAA';
+            s.accessToken = s.accessToken.slice(0, -4) + tail;
+            localStorage.setItem('parley.session', JSON.stringify(s));
+        }"""
+    )
+
+    alice.page.reload()
+
+    expect(alice.connection).to_have_attribute("data-state", "online")
+    alice.open_chat(bob.display_name)
+    alice.send("Still here")
+    expect(bob.message("Still here")).to_have_count(1)
+
+
+def test_signing_out_and_in_again_brings_the_chats_back(pair):
+    alice, bob = pair
+
+    alice.page.get_by_test_id("sign-out").click()
+    expect(alice.page.get_by_test_id("auth-submit")).to_have_text("Sign in")
+    alice.page.get_by_label("Username").fill(alice.username)
+    alice.page.get_by_label("Password").fill(alice.password)
+    alice.page.get_by_test_id("auth-submit").click()
+
+    expect(alice.connection).to_have_attribute("data-state", "online")
+    expect(alice.chat_item(bob.display_name).get_by_test_id("chat-item-preview")).to_have_text(
+        "You: Hi Bob!"
+    )
