@@ -70,6 +70,9 @@ export class Store {
     this.chats = new Map();
     this.conversations = new Map();
     this.typing = new Map(); // chatId -> Map(userId -> expiresAt)
+    // message:status frames for ids we do not hold yet: a send's receipts can
+    // arrive before its ack (the server pushes them while handling the send).
+    this.earlyStatus = new Map(); // messageId -> [{status, userId}]
     this.onlineIds = new Set();
     this.connection = 'connecting';
     this.openChatId = null;
@@ -229,6 +232,11 @@ export class Store {
       if (msg.id) delete merged.local; // the server has it now
       if (prev.receipts || msg.receipts) merged.receipts = { ...prev.receipts, ...msg.receipts };
     }
+    const early = merged.id && this.earlyStatus.get(merged.id);
+    if (early) {
+      this.earlyStatus.delete(merged.id);
+      for (const update of early) merged = this.foldStatus(merged, update);
+    }
     conv.byKey.set(key, merged);
     if (merged.id) conv.keyById.set(merged.id, key);
     if (merged.isPinned && merged.id) conv.pinned.set(merged.id, merged);
@@ -271,7 +279,17 @@ export class Store {
   applyStatus({ messageId, chatId, status, userId }) {
     const conv = chatId ? this.conversation(chatId) : null;
     const msg = conv ? conv.get(messageId) : this.findMessage(messageId);
-    if (!msg) return;
+    if (!msg) {
+      if (!this.earlyStatus.has(messageId)) this.earlyStatus.set(messageId, []);
+      this.earlyStatus.get(messageId).push({ status, userId });
+      if (this.earlyStatus.size > 500) this.earlyStatus.delete(this.earlyStatus.keys().next().value);
+      return;
+    }
+    this.upsertMessage(this.foldStatus(msg, { status, userId }));
+  }
+
+  /** A message with one status update applied (statuses only move forward). */
+  foldStatus(msg, { status, userId }) {
     const update = { ...msg };
     if (userId) {
       update.receipts = { ...(msg.receipts || {}), [userId]: laterStatus(msg.receipts?.[userId], status) };
@@ -281,7 +299,7 @@ export class Store {
     } else {
       update.status = laterStatus(msg.status, status);
     }
-    this.upsertMessage(update);
+    return update;
   }
 
   setPins(chatId, list) {
