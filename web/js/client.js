@@ -276,19 +276,23 @@ export class Client {
     }
   }
 
+  /** Fetch a chat we do not hold yet, once; resolves to the chat as fetched, or null. */
   async ensureChat(chatId) {
-    if (this.store.chat(chatId)) return;
+    if (this.store.chat(chatId) && !this.pendingChatFetch.has(chatId)) return null;
     if (!this.pendingChatFetch.has(chatId)) {
       this.pendingChatFetch.set(
         chatId,
         api
           .chat(chatId)
-          .then((chat) => this.store.upsertChat(chat))
-          .catch(() => {})
+          .then((chat) => {
+            this.store.upsertChat(chat);
+            return chat;
+          })
+          .catch(() => null)
           .finally(() => this.pendingChatFetch.delete(chatId)),
       );
     }
-    await this.pendingChatFetch.get(chatId);
+    return this.pendingChatFetch.get(chatId);
   }
 
   async receiveMessage(message) {
@@ -308,9 +312,19 @@ export class Client {
     if (mine || known) return;
     store.setTyping(message.chatId, message.senderId, 0);
     this.markDelivered(message);
-    // A chat we did not know yet comes from the server with this message counted.
-    if (store.chat(message.chatId)) store.incrementUnread(message.chatId);
-    else await this.ensureChat(message.chatId);
+    if (store.chat(message.chatId)) {
+      store.incrementUnread(message.chatId);
+    } else {
+      // A chat we did not know yet: its unreadCount counts this message if
+      // the server read it after the message was stored.
+      const fetched = await this.ensureChat(message.chatId);
+      const counted = fetched && fetched.lastMessage && fetched.lastMessage.seq >= message.seq;
+      if (!counted) {
+        const chat = store.chat(message.chatId);
+        if (chat) chat.lastMessage = message;
+        store.incrementUnread(message.chatId);
+      }
+    }
     this.onIncoming(message);
   }
 
@@ -342,8 +356,15 @@ export class Client {
       this.store.removeChat(chatId);
       return;
     }
+    const known = this.store.chat(chatId);
+    if (!known) {
+      await this.ensureChat(chatId); // a chat someone just added us to
+      return;
+    }
     try {
-      this.store.upsertChat(await api.chat(chatId));
+      const chat = await api.chat(chatId);
+      // Only the members changed; keep the unread count we track live.
+      this.store.upsertChat({ ...chat, unreadCount: this.store.chat(chatId)?.unreadCount ?? chat.unreadCount });
     } catch {
       /* not ours any more */
     }

@@ -445,6 +445,9 @@ export class ChatView {
     }
     this.menu = h('div', { class: 'menu', role: 'menu', 'aria-label': 'Message actions', 'data-testid': 'message-menu' }, entries);
     li.append(this.menu);
+    // Near the bottom of the history: open upwards so the menu stays in view.
+    const room = this.scroller.getBoundingClientRect().bottom - li.getBoundingClientRect().bottom;
+    this.menu.classList.toggle('up', room < this.menu.offsetHeight + 8);
     li.classList.add('menu-open');
     toggle.setAttribute('aria-expanded', 'true');
     this.menuToggle = toggle;
