@@ -116,7 +116,7 @@ class ChatUser:
 
 
 @pytest.fixture
-def make_user(browser: Browser, live_stack: str) -> Iterator[Callable[..., ChatUser]]:
+def make_user(live_stack: str, browser: Browser) -> Iterator[Callable[..., ChatUser]]:
     """Register a fresh user in a fresh browser context (its own storage)."""
     contexts: list[BrowserContext] = []
 
