@@ -50,7 +50,10 @@ def ensure_chromium() -> str:
             "Chromium is not installed. Install Debian's package as root: "
             "apt-get update && apt-get install -y chromium"
         )
-    print("parley: installing Chromium (apt-get install chromium) for the browser tests", file=sys.stderr)
+    print(
+        "parley: installing Chromium (apt-get install chromium) for the browser tests",
+        file=sys.stderr,
+    )
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     for command in (["apt-get", "update"], ["apt-get", "install", "-y", "chromium"]):
         result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
