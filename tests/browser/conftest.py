@@ -14,8 +14,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
-from parley_dev.browser import LAUNCH_ARGS, ensure_chromium
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect, sync_playwright
+
+from parley_dev.browser import LAUNCH_ARGS, ensure_chromium
 
 TIMEOUT_MS = 15_000
 expect.set_options(timeout=TIMEOUT_MS)
@@ -26,10 +27,7 @@ def live_stack(request: pytest.FixtureRequest) -> str:
     url = os.environ.get("PARLEY_E2E_URL")
     if url:
         return url.rstrip("/")
-    try:
-        return str(request.getfixturevalue("gateway_url")).rstrip("/")
-    except pytest.FixtureLookupError:
-        pytest.skip("no running stack: set PARLEY_E2E_URL or provide the gateway_url fixture")
+    return str(request.getfixturevalue("gateway_url")).rstrip("/")
 
 
 @pytest.fixture(scope="session")
