@@ -1,0 +1,45 @@
+"""Knobs of the dev gateway; the defaults are API Gateway's own limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def _local_kafka_defaults() -> dict[str, Any]:
+    # Measured against the embedded broker: a group's first join takes about
+    # half of session.timeout.ms, and fetch.wait.max.ms is the floor of
+    # end-to-end latency. librdkafka's defaults (45 s, 500 ms) suit clusters.
+    return {
+        "session.timeout.ms": 6000,
+        "heartbeat.interval.ms": 1000,
+        "fetch.wait.max.ms": 10,
+        "topic.metadata.refresh.interval.ms": 1000,
+    }
+
+
+@dataclass
+class GatewayOptions:
+    idle_timeout_seconds: float = 600
+    max_lifetime_seconds: float = 7200
+    max_frame_bytes: int = 128 * 1024
+    log_events: bool = False
+    run_event_sources: bool = True
+    run_schedules: bool = True
+    # Replaces every rate(...) locally, so a `rate(1 minute)` job can be seen
+    # firing every few seconds.
+    schedule_rate_override_seconds: float | None = None
+    kafka_consumer_config: dict[str, Any] = field(default_factory=_local_kafka_defaults)
+    parameter_overrides: dict[str, str] = field(default_factory=dict)
+    # Failed Kafka batches are retried this many times before going to the
+    # mapping's on-failure topic (if any) and being skipped.
+    kafka_max_retries: int = 3
+    # On-failure topics by mapping name ("Function.Event") or function logical
+    # id, for mappings whose template destination is not a Kafka topic.
+    kafka_on_failure_topics: dict[str, str] = field(default_factory=dict)
+    # How long a POST to @connections may wait on a client that reads slowly.
+    post_timeout_seconds: float = 5.0
+    # Invocations run at once at most (Lambda's concurrency, locally).
+    max_concurrency: int = 32
+    # Seconds a graceful shutdown waits for $disconnect and in-flight work.
+    shutdown_timeout_seconds: float = 10.0

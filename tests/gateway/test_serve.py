@@ -1,0 +1,66 @@
+"""`serve` shuts down gracefully on SIGTERM: 1001 to every socket, $disconnect, exit."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from parley_dev.services import free_port
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from .conftest import FIXTURE_TEMPLATE, Journal, connection_id_of
+
+ROOT = Path(__file__).parents[2]
+SERVE = """
+import sys
+from pathlib import Path
+from parley_dev.gateway import GatewayOptions, create_app, serve
+options = GatewayOptions(run_event_sources=False, run_schedules=False)
+serve(create_app(Path(sys.argv[1]), options=options), port=int(sys.argv[2]))
+"""
+
+
+def _wait_until_serving(port: int, process: subprocess.Popen, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.stderr.read() if process.stderr else ""
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/", timeout=0.5)
+            return
+        except httpx.TransportError:
+            time.sleep(0.05)
+    pytest.fail("the gateway did not start")
+
+
+def test_sigterm_closes_sockets_runs_disconnect_and_exits(journal: Journal):
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "infra"), str(ROOT)])}
+    process = subprocess.Popen(
+        [sys.executable, "-c", SERVE, str(FIXTURE_TEMPLATE), str(port)],
+        env=env, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        _wait_until_serving(port, process)
+        with connect(f"ws://127.0.0.1:{port}/ws", open_timeout=10) as client:
+            connection_id = connection_id_of(client)
+            process.send_signal(signal.SIGTERM)
+            with pytest.raises(ConnectionClosed) as closed:
+                client.recv(timeout=15)
+        assert closed.value.rcvd.code == 1001
+        # uvicorn re-raises the signal once shut down, so the exit status says SIGTERM.
+        assert process.wait(timeout=20) in {0, -signal.SIGTERM}
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    disconnects = journal.for_connection("disconnect", connection_id)
+    assert [d["event"]["requestContext"]["disconnectStatusCode"] for d in disconnects] == [1001]
+    log = process.stderr.read() if process.stderr else ""
+    assert "route=$disconnect" in log and f"connectionId={connection_id}" in log
