@@ -109,21 +109,30 @@ class Pusher:
 
     def fan_out(self, connection_ids: Iterable[str], frame: Mapping[str, Any]) -> FanOutResult:
         """Push one frame to many connections in parallel."""
-        ids = list(dict.fromkeys(connection_ids))
-        result = FanOutResult()
-        if not ids:
-            return result
         payload = encode(frame)
-        if len(ids) == 1:
-            outcomes = [self._post(ids[0], payload)]
+        return self.send_each([(cid, payload) for cid in dict.fromkeys(connection_ids)])
+
+    def send_each(self, deliveries: list[tuple[str, bytes]]) -> FanOutResult:
+        """Push encoded frames, each to its connection, in parallel.
+
+        Frames for the same connection may arrive in any order: callers send
+        together only frames whose order does not matter.
+        """
+        result = FanOutResult()
+        if not deliveries:
+            return result
+        if len(deliveries) == 1:
+            outcomes = [self._post(*deliveries[0])]
         else:
-            outcomes = list(_pool().map(lambda cid: self._post(cid, payload), ids))
-        for connection_id, (outcome, offline_user) in zip(ids, outcomes, strict=True):
+            outcomes = list(_pool().map(lambda item: self._post(*item), deliveries))
+        for (connection_id, _payload), (outcome, offline_user) in zip(
+            deliveries, outcomes, strict=True
+        ):
             getattr(result, outcome).add(connection_id)
             if offline_user is not None:
                 result.left_offline.add(offline_user)
         # Metrics are recorded here, on the handler's thread, never by the pool.
-        metrics.add_metric(name="FanOutSize", unit=MetricUnit.Count, value=len(ids))
+        metrics.add_metric(name="FanOutSize", unit=MetricUnit.Count, value=len(deliveries))
         if result.gone:
             metrics.add_metric(
                 name="GoneConnections", unit=MetricUnit.Count, value=len(result.gone)

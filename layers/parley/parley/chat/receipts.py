@@ -25,7 +25,7 @@ from parley.events.catalog import MESSAGE_DELIVERED, MESSAGE_READ
 from parley.events.outbox import emit
 from parley.protocol.errors import NotFound
 from parley.protocol.frames import MessageRef, ReadUpTo, status_frame
-from parley.push import Pusher
+from parley.push import Pusher, encode
 from parley.stores import connections
 
 
@@ -251,22 +251,30 @@ def _advance(
 
 
 def notify_senders(pusher: Pusher, changes: StatusChanges) -> None:
-    """`message:status` frames to every live connection of each sender."""
+    """`message:status` frames to every live connection of each sender.
+
+    The per-recipient frames go out together, in parallel; the aggregates
+    follow, so a sender never sees an aggregate before the change behind it.
+    """
     if not changes:
         return
-    senders = {change.sender_id for change in changes.recipients}
-    conns = connections.of_users(senders)
-    for change in changes.recipients:
-        if change.sender_id in conns:
-            pusher.fan_out(
-                conns[change.sender_id],
-                status_frame(
-                    change.message_id, change.chat_id, change.status.wire, user_id=change.user_id
-                ),
-            )
-    for aggregate in changes.aggregates:
-        if aggregate.sender_id in conns:
-            pusher.fan_out(
-                conns[aggregate.sender_id],
-                status_frame(aggregate.message_id, aggregate.chat_id, aggregate.status.wire),
-            )
+    conns = connections.of_users({change.sender_id for change in changes.recipients})
+
+    def deliveries(items: list, frame_of) -> list[tuple[str, bytes]]:
+        return [
+            (connection_id, encode(frame_of(item)))
+            for item in items
+            for connection_id in conns.get(item.sender_id, ())
+        ]
+
+    pusher.send_each(
+        deliveries(
+            changes.recipients,
+            lambda c: status_frame(c.message_id, c.chat_id, c.status.wire, user_id=c.user_id),
+        )
+    )
+    pusher.send_each(
+        deliveries(
+            changes.aggregates, lambda a: status_frame(a.message_id, a.chat_id, a.status.wire)
+        )
+    )
