@@ -92,3 +92,53 @@ def of_users(user_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, set[str]]:
 
 def count(user_id: uuid.UUID) -> int:
     return get_redis().scard(_user_key(user_id))
+
+
+# --- real-time additions: catch-up flag and keep-alive ------------------------
+#
+# A socket is not open until $connect returns, so nothing can be pushed to it
+# from the connect handler. The connect handler raises a "catch-up due" flag
+# instead; the first frame the connection sends claims it (atomically, so
+# exactly one handler delivers what queued while the user was away).
+
+
+def _catch_up_key(connection_id: str) -> str:
+    return f"conn:{connection_id}:catchup"
+
+
+def mark_catch_up_due(connection_id: str) -> None:
+    get_redis().set(_catch_up_key(connection_id), "1", ex=get_settings().connection_ttl_seconds)
+
+
+def claim(connection_id: str) -> tuple[Connection | None, bool]:
+    """The connection (None when unknown) and whether its catch-up is due now.
+
+    One round trip: the flag is deleted as it is read, so only one caller
+    sees True.
+    """
+    pipe = get_redis().pipeline()
+    pipe.hgetall(_conn_key(connection_id))
+    pipe.delete(_catch_up_key(connection_id))
+    fields, claimed = pipe.execute()
+    if not fields:
+        return None, False
+    connection = Connection(
+        connection_id=connection_id,
+        user_id=uuid.UUID(fields["userId"]),
+        connected_at=float(fields.get("connectedAt") or time.time()),
+        source_ip=fields.get("sourceIp", ""),
+    )
+    return connection, bool(claimed)
+
+
+def refresh(connection_id: str, user_id: uuid.UUID) -> None:
+    """Push the expiry of a live connection's keys forward (ping)."""
+    ttl = get_settings().connection_ttl_seconds
+    pipe = get_redis().pipeline()
+    pipe.expire(_conn_key(connection_id), ttl)
+    pipe.expire(_user_key(user_id), ttl)
+    pipe.execute()
+
+
+def ttl(connection_id: str) -> int:
+    return get_redis().ttl(_conn_key(connection_id))

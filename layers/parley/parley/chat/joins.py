@@ -1,0 +1,84 @@
+"""Joining and leaving chats over the WebSocket: public groups only are open to join."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, select
+
+from parley.chat.context import ActionContext
+from parley.chat.membership import require_member
+from parley.chat.messages import member_ids
+from parley.chat.views import chat_view
+from parley.db.models import Chat, ChatMember, ChatType, MemberRole, Receipt, ReceiptStatus
+from parley.events.catalog import CHAT_MEMBER_JOINED, CHAT_MEMBER_LEFT
+from parley.events.outbox import emit
+from parley.protocol.errors import Forbidden, NotFound
+from parley.protocol.frames import ChatRef, chat_member_frame
+
+
+def join_chat(ctx: ActionContext, data: ChatRef) -> dict[str, Any]:
+    """`chat:join`: a public group; joining twice is answered like the first time."""
+    chat = ctx.session.scalars(
+        select(Chat).where(Chat.id == data.chat_id).with_for_update()
+    ).one_or_none()
+    # A private chat answers like a missing one: its existence is not revealed.
+    if chat is None or chat.type != ChatType.GROUP.value or not chat.is_public:
+        raise NotFound("chat not found")
+    already = ctx.session.get(ChatMember, (chat.id, ctx.user_id))
+    if already is None:
+        ctx.session.add(
+            ChatMember(
+                chat_id=chat.id,
+                user_id=ctx.user_id,
+                role=MemberRole.MEMBER.value,
+                # Only what is sent from now on counts as unread for the newcomer.
+                last_read_seq=chat.last_seq,
+            )
+        )
+        ctx.session.flush()
+        emit(
+            ctx.session,
+            CHAT_MEMBER_JOINED,
+            chat.id,
+            {"chatId": str(chat.id), "userId": str(ctx.user_id), "by": str(ctx.user_id)},
+        )
+        members = member_ids(ctx.session, chat.id)
+        joined = chat_member_frame(chat.id, ctx.user_id, "joined", ctx.user_id)
+        ctx.after_commit(
+            lambda: ctx.pusher.to_users(members, joined, exclude_connection=ctx.connection_id)
+        )
+    return chat_view(chat)
+
+
+def leave_chat(ctx: ActionContext, data: ChatRef) -> dict[str, Any]:
+    """`chat:leave`: a group the caller is in; afterwards the chat is closed to them."""
+    require_member(ctx.session, data.chat_id, ctx.user_id)
+    chat = ctx.session.get(Chat, data.chat_id)
+    if chat is None:
+        raise NotFound("chat not found")
+    if chat.type == ChatType.DIRECT.value:
+        raise Forbidden("a direct chat cannot be left")
+    members = member_ids(ctx.session, chat.id)
+    ctx.session.execute(
+        delete(ChatMember).where(ChatMember.chat_id == chat.id, ChatMember.user_id == ctx.user_id)
+    )
+    # What queued for the leaver in this chat is no longer theirs to receive.
+    ctx.session.execute(
+        delete(Receipt).where(
+            Receipt.chat_id == chat.id,
+            Receipt.user_id == ctx.user_id,
+            Receipt.status == ReceiptStatus.SENT.value,
+        )
+    )
+    emit(
+        ctx.session,
+        CHAT_MEMBER_LEFT,
+        chat.id,
+        {"chatId": str(chat.id), "userId": str(ctx.user_id), "by": str(ctx.user_id)},
+    )
+    left = chat_member_frame(chat.id, ctx.user_id, "left", ctx.user_id)
+    ctx.after_commit(
+        lambda: ctx.pusher.to_users(members, left, exclude_connection=ctx.connection_id)
+    )
+    return {**chat_view(chat), "left": True}

@@ -1,0 +1,284 @@
+"""Messages: send, forward, edit, delete.
+
+A message is SENT once committed: the per-chat `seq` comes from the chat row
+(`UPDATE chats SET last_seq = last_seq + 1 ... RETURNING`), whose row lock
+orders concurrent sends. After the commit the message is pushed to every
+live connection of every member; each recipient reached is marked DELIVERED
+and the sender hears it as `message:status`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from parley.chat import receipts
+from parley.chat.context import ActionContext
+from parley.chat.membership import require_member
+from parley.chat.views import message_view
+from parley.config import get_settings
+from parley.db.models import Chat, ChatMember, Message, ReceiptStatus
+from parley.db.session import session_scope
+from parley.events.catalog import (
+    MESSAGE_CREATED,
+    MESSAGE_DELETED,
+    MESSAGE_EDITED,
+    MESSAGE_FORWARDED,
+)
+from parley.events.outbox import emit
+from parley.observability import metrics
+from parley.protocol.errors import BadRequest, Conflict, Forbidden, NotFound, TooLarge
+from parley.protocol.frames import (
+    EditMessage,
+    ForwardMessage,
+    MessageRef,
+    SendMessage,
+    frame,
+    message_frame,
+)
+from parley.stores import message_cache
+
+# --- shared by every action on messages --------------------------------------
+
+
+def member_ids(session: Session, chat_id: uuid.UUID) -> set[uuid.UUID]:
+    return set(session.scalars(select(ChatMember.user_id).where(ChatMember.chat_id == chat_id)))
+
+
+def load_for_member(
+    session: Session,
+    message_id: uuid.UUID,
+    user_id: uuid.UUID,
+    *,
+    chat_id: uuid.UUID | None = None,
+    lock: bool = False,
+) -> Message:
+    """A message of a chat the caller is in; NotFound otherwise (ids cannot be probed)."""
+    query = select(Message).where(Message.id == message_id)
+    if lock:
+        query = query.with_for_update()
+    message = session.scalars(query).one_or_none()
+    if message is None or (chat_id is not None and message.chat_id != chat_id):
+        raise NotFound("message not found")
+    require_member(session, message.chat_id, user_id)
+    return message
+
+
+def current_view(session: Session, message: Message) -> dict[str, Any]:
+    status = receipts.aggregate_statuses(session, [message.id]).get(message.id)
+    return message_view(message, status)
+
+
+def broadcast(ctx: ActionContext, chat_id: uuid.UUID, server_frame: dict[str, Any]) -> None:
+    """After the commit, push a frame to the chat's members (not the acting connection)."""
+    members = member_ids(ctx.session, chat_id)
+    ctx.after_commit(
+        lambda: ctx.pusher.to_users(members, server_frame, exclude_connection=ctx.connection_id)
+    )
+
+
+def check_body(body: str) -> str:
+    limit = get_settings().message_max_chars
+    if len(body) > limit:
+        raise TooLarge(f"body is longer than {limit} characters", field="body")
+    if not body.strip():
+        raise BadRequest("body is empty", field="body")
+    return body
+
+
+# --- send and forward --------------------------------------------------------
+
+
+def send_message(ctx: ActionContext, data: SendMessage) -> dict[str, Any]:
+    """`message`: store it (or return the stored one for a repeated clientMessageId)."""
+    check_body(data.body)
+    require_member(ctx.session, data.chat_id, ctx.user_id)
+    if data.client_message_id is not None:
+        stored = _by_client_message_id(ctx.session, ctx.user_id, data.client_message_id)
+        if stored is not None:
+            return current_view(ctx.session, stored)
+    if data.reply_to_id is not None:
+        replied = ctx.session.get(Message, data.reply_to_id)
+        if replied is None or replied.chat_id != data.chat_id:
+            raise BadRequest("replyToId is not a message of this chat", field="replyToId")
+    return _publish(
+        ctx,
+        Message(
+            chat_id=data.chat_id,
+            sender_id=ctx.user_id,
+            body=data.body,
+            client_message_id=data.client_message_id,
+            reply_to_id=data.reply_to_id,
+        ),
+    )
+
+
+def forward_message(ctx: ActionContext, data: ForwardMessage) -> dict[str, Any]:
+    """`message:forward`: a new message in `toChatId`; the caller must be in both chats."""
+    source = _forward_source(ctx.session, data.message_id, ctx.user_id)
+    require_member(ctx.session, data.to_chat_id, ctx.user_id)
+    if data.client_message_id is not None:
+        stored = _by_client_message_id(ctx.session, ctx.user_id, data.client_message_id)
+        if stored is not None:
+            return current_view(ctx.session, stored)
+    original_sender = (
+        uuid.UUID(source["originalSenderId"])
+        if source["isForwarded"] and source["originalSenderId"]
+        else uuid.UUID(source["senderId"])
+    )
+    view = _publish(
+        ctx,
+        Message(
+            chat_id=data.to_chat_id,
+            sender_id=ctx.user_id,
+            body=source["body"],
+            client_message_id=data.client_message_id,
+            is_forwarded=True,
+            forwarded_from_id=uuid.UUID(source["id"]),
+            original_sender_id=original_sender,
+        ),
+    )
+    emit(ctx.session, MESSAGE_FORWARDED, data.to_chat_id, {**view, "by": str(ctx.user_id)})
+    return view
+
+
+def _forward_source(session: Session, message_id: uuid.UUID, user_id: uuid.UUID) -> dict:
+    """The message to forward, from the cache when it is there (membership still checked)."""
+    source = message_cache.get(message_id)
+    if source is None:
+        message = session.get(Message, message_id)
+        if message is None:
+            raise NotFound("message not found")
+        source = message_view(message)
+    require_member(session, uuid.UUID(source["chatId"]), user_id)
+    if source["deletedAt"]:
+        raise Conflict("a deleted message cannot be forwarded")
+    return source
+
+
+def _by_client_message_id(
+    session: Session, sender_id: uuid.UUID, client_message_id: str
+) -> Message | None:
+    return session.scalars(
+        select(Message).where(
+            Message.sender_id == sender_id, Message.client_message_id == client_message_id
+        )
+    ).one_or_none()
+
+
+def _publish(ctx: ActionContext, message: Message) -> dict[str, Any]:
+    """Store with the next seq, SENT receipts, the event; deliver after the commit."""
+    session = ctx.session
+    try:
+        # One savepoint for the seq and the row: a lost clientMessageId race
+        # leaves neither a gap in seq nor a second message.
+        with session.begin_nested():
+            message.seq = session.execute(
+                update(Chat)
+                .where(Chat.id == message.chat_id)
+                .values(last_seq=Chat.last_seq + 1, last_message_at=func.now())
+                .returning(Chat.last_seq)
+            ).scalar_one()
+            session.add(message)
+            session.flush()
+    except IntegrityError:
+        if message.client_message_id is None:
+            raise
+        stored = _by_client_message_id(session, message.sender_id, message.client_message_id)
+        if stored is None:
+            raise
+        return current_view(session, stored)
+
+    members = member_ids(session, message.chat_id)
+    recipients = members - {message.sender_id}
+    receipts.create_sent(session, message, recipients)
+    view = message_view(message, ReceiptStatus.SENT)
+    emit(
+        session,
+        MESSAGE_CREATED,
+        message.chat_id,
+        {**view, "recipientIds": sorted(str(user_id) for user_id in recipients)},
+    )
+    ctx.after_commit(lambda: _deliver(ctx, message, members, recipients, view))
+    return view
+
+
+def _deliver(
+    ctx: ActionContext,
+    message: Message,
+    members: set[uuid.UUID],
+    recipients: set[uuid.UUID],
+    view: dict[str, Any],
+) -> None:
+    """Fan out to every member's live connections; DELIVERED for each recipient reached."""
+    metrics.add_metric(name="MessagesSent", unit=MetricUnit.Count, value=1)
+    message_cache.put(view)
+    reached = ctx.pusher.to_users(
+        members, message_frame(view), exclude_connection=ctx.connection_id
+    )
+    reached_recipients = reached & recipients
+    if not reached_recipients:
+        return
+    with session_scope() as session:
+        changes = receipts.mark_delivered(session, message.id, reached_recipients)
+    receipts.notify_senders(ctx.pusher, changes)
+    for aggregate in changes.aggregates:
+        # The ack is built after this step: it carries the status reached by now.
+        view["status"] = aggregate.status.wire
+
+
+# --- edit and delete ---------------------------------------------------------
+
+
+def edit_message(ctx: ActionContext, data: EditMessage) -> dict[str, Any]:
+    """`message:edit`: the sender only, within the edit window, not once deleted."""
+    check_body(data.body)
+    message = load_for_member(
+        ctx.session, data.message_id, ctx.user_id, chat_id=data.chat_id, lock=True
+    )
+    if message.sender_id != ctx.user_id:
+        raise Forbidden("only the sender can edit a message")
+    if message.deleted_at is not None:
+        raise Conflict("a deleted message cannot be edited")
+    window = timedelta(seconds=get_settings().edit_window_seconds)
+    if datetime.now(UTC) - message.created_at > window:
+        raise Forbidden("the edit window of this message has closed")
+    message.body = data.body
+    message.edited_at = datetime.now(UTC)
+    ctx.session.flush()
+    return _changed(ctx, message, MESSAGE_EDITED, "message:edited")
+
+
+def delete_message(ctx: ActionContext, data: MessageRef) -> dict[str, Any]:
+    """`message:delete`: the sender only; soft (body emptied, deletedAt set, unpinned)."""
+    message = load_for_member(
+        ctx.session, data.message_id, ctx.user_id, chat_id=data.chat_id, lock=True
+    )
+    if message.sender_id != ctx.user_id:
+        raise Forbidden("only the sender can delete a message")
+    if message.deleted_at is not None:
+        return current_view(ctx.session, message)
+    message.body = ""
+    message.deleted_at = datetime.now(UTC)
+    message.is_pinned = False
+    message.pinned_at = None
+    message.pinned_by = None
+    ctx.session.flush()
+    return _changed(ctx, message, MESSAGE_DELETED, "message:deleted")
+
+
+def _changed(
+    ctx: ActionContext, message: Message, event_type: str, frame_type: str
+) -> dict[str, Any]:
+    """Event, cache invalidation and frame for a change to an existing message."""
+    view = current_view(ctx.session, message)
+    emit(ctx.session, event_type, message.chat_id, {**view, "by": str(ctx.user_id)})
+    ctx.after_commit(lambda: message_cache.invalidate(message.id))
+    broadcast(ctx, message.chat_id, frame(frame_type, view))
+    return view

@@ -1,0 +1,162 @@
+"""Connections and presence: $connect, $disconnect, catch-up, and who sees whom.
+
+A user is online while any of their connections is live. Going online or
+offline is told (`users:update`) to every user who shares a chat with them.
+Messages that queued while a user was away (receipts still SENT) are pushed
+to them when they are back, and marked DELIVERED.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from parley.chat import receipts
+from parley.chat.context import ActionContext, Listing
+from parley.chat.views import message_view, user_view
+from parley.db.models import ChatMember, Message, Receipt, ReceiptStatus, User
+from parley.db.session import session_scope
+from parley.events.catalog import USER_OFFLINE, USER_ONLINE
+from parley.events.outbox import emit
+from parley.observability import logger
+from parley.protocol.errors import UnknownAction
+from parley.protocol.frames import NoData, message_frame, users_update_frame
+from parley.push import Pusher
+from parley.stores import connections, presence
+
+# What one catch-up pushes at most; older queued messages stay SENT and are
+# picked up by the next one (the history API has them all anyway).
+CATCH_UP_LIMIT = 500
+
+
+def contacts_of(session: Session, user_id: uuid.UUID) -> set[uuid.UUID]:
+    """Every other user who shares at least one chat with `user_id`."""
+    my_chats = select(ChatMember.chat_id).where(ChatMember.user_id == user_id)
+    return set(
+        session.scalars(
+            select(ChatMember.user_id)
+            .where(ChatMember.chat_id.in_(my_chats), ChatMember.user_id != user_id)
+            .distinct()
+        )
+    )
+
+
+def presence_view(
+    user_id: uuid.UUID, online: bool, last_seen_at: datetime | None
+) -> dict[str, Any]:
+    return {
+        "userId": str(user_id),
+        "online": online,
+        "lastSeenAt": last_seen_at.isoformat() if last_seen_at else None,
+    }
+
+
+def open_session(connection: connections.Connection, pusher: Pusher) -> None:
+    """$connect: register the connection; online on the user's first live one."""
+    first = connections.add(connection)
+    connections.mark_catch_up_due(connection.connection_id)
+    if first:
+        presence.mark_online(connection.user_id)
+        at = datetime.now(UTC)
+        with session_scope() as session:
+            emit(
+                session,
+                USER_ONLINE,
+                connection.user_id,
+                {"userId": str(connection.user_id), "at": at.isoformat()},
+            )
+            contacts = contacts_of(session, connection.user_id)
+        pusher.to_users(contacts, users_update_frame(presence_view(connection.user_id, True, None)))
+        return
+    # The user has other live connections: they can take what queued right away.
+    others = connections.of_users([connection.user_id]).get(connection.user_id, set())
+    others.discard(connection.connection_id)
+    if others:
+        deliver_queued(connection.user_id, others, pusher)
+
+
+def close_session(connection_id: str, pusher: Pusher) -> None:
+    """$disconnect (idempotent): forget the connection; offline with its user's last one."""
+    user_id, last = connections.remove(connection_id)
+    if user_id is not None and last:
+        users_went_offline({user_id}, pusher)
+
+
+def users_went_offline(user_ids: Iterable[uuid.UUID], pusher: Pusher) -> None:
+    """Users whose last connection closed (or answered 410): lastSeenAt and `users:update`."""
+    for user_id in user_ids:
+        if connections.count(user_id):
+            continue  # reconnected in the meantime
+        at = presence.mark_offline(user_id)
+        with session_scope() as session:
+            session.execute(update(User).where(User.id == user_id).values(last_seen_at=at))
+            emit(
+                session,
+                USER_OFFLINE,
+                user_id,
+                {"userId": str(user_id), "lastSeenAt": at.isoformat()},
+            )
+            contacts = contacts_of(session, user_id)
+        logger.info("user offline", extra={"offlineUserId": str(user_id)})
+        pusher.to_users(contacts, users_update_frame(presence_view(user_id, False, at)))
+
+
+def deliver_queued(user_id: uuid.UUID, connection_ids: Iterable[str], pusher: Pusher) -> int:
+    """Push what queued for `user_id` to these connections; mark what arrived DELIVERED."""
+    targets = list(connection_ids)
+    with session_scope() as session:
+        queued = session.scalars(
+            select(Message)
+            .join(Receipt, Receipt.message_id == Message.id)
+            .where(Receipt.user_id == user_id, Receipt.status == ReceiptStatus.SENT.value)
+            .order_by(Receipt.chat_id, Receipt.seq)
+            .limit(CATCH_UP_LIMIT)
+        ).all()
+        statuses = receipts.aggregate_statuses(session, [message.id for message in queued])
+        views = [message_view(message, statuses.get(message.id)) for message in queued]
+    if not views:
+        return 0
+    arrived = [
+        uuid.UUID(view["id"])
+        for view in views
+        if pusher.fan_out(targets, message_frame(view)).delivered
+    ]
+    if arrived:
+        with session_scope() as session:
+            changes = receipts.mark_messages_delivered(session, user_id, arrived)
+        receipts.notify_senders(pusher, changes)
+    logger.info("queued messages delivered", extra={"queued": len(views), "arrived": len(arrived)})
+    return len(arrived)
+
+
+def list_users(session: Session, user_id: uuid.UUID) -> list[dict[str, Any]]:
+    """`users:list`: the users sharing a chat with the caller, with presence."""
+    contacts = contacts_of(session, user_id)
+    if not contacts:
+        return []
+    users = session.scalars(select(User).where(User.id.in_(contacts)).order_by(User.username))
+    presences = presence.of_users(contacts)
+    return [user_view(user, presences.get(user.id)) for user in users]
+
+
+# --- actions -----------------------------------------------------------------
+
+
+def users_list(ctx: ActionContext, _data: NoData) -> Listing:
+    return Listing("users", list_users(ctx.session, ctx.user_id))
+
+
+def ping(ctx: ActionContext, _data: NoData) -> str:
+    """`ping`: keep the connection registered for another TTL."""
+    connections.refresh(ctx.connection_id, ctx.user_id)
+    return "pong"
+
+
+def unknown_action(ctx: ActionContext, _data: NoData) -> None:
+    """`$default`: a frame whose action no route serves."""
+    raise UnknownAction(f"unknown action {ctx.action!r}")

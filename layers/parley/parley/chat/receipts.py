@@ -1,0 +1,280 @@
+"""Receipts: SENT -> DELIVERED -> READ per recipient, and the aggregate per message.
+
+A receipt only moves forward. The aggregate status of a message is the least
+advanced over its recipients; it is reported to the sender whenever it
+changes. Changing receipts locks the messages concerned (in id order), so
+two recipients advancing the same message at once cannot both miss the
+aggregate change.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import and_, case, func, select, update
+from sqlalchemy.orm import Session
+
+from parley.chat.context import ActionContext
+from parley.chat.membership import require_member
+from parley.db.models import ChatMember, Message, Receipt, ReceiptStatus
+from parley.events.catalog import MESSAGE_DELIVERED, MESSAGE_READ
+from parley.events.outbox import emit
+from parley.protocol.errors import NotFound
+from parley.protocol.frames import MessageRef, ReadUpTo, status_frame
+from parley.push import Pusher, encode
+from parley.stores import connections
+
+
+@dataclass(frozen=True)
+class RecipientChange:
+    message_id: uuid.UUID
+    chat_id: uuid.UUID
+    sender_id: uuid.UUID
+    user_id: uuid.UUID
+    seq: int
+    status: ReceiptStatus
+
+
+@dataclass(frozen=True)
+class AggregateChange:
+    message_id: uuid.UUID
+    chat_id: uuid.UUID
+    sender_id: uuid.UUID
+    status: ReceiptStatus
+
+
+@dataclass
+class StatusChanges:
+    recipients: list[RecipientChange] = field(default_factory=list)
+    aggregates: list[AggregateChange] = field(default_factory=list)
+
+    def extend(self, other: StatusChanges) -> None:
+        self.recipients.extend(other.recipients)
+        self.aggregates.extend(other.aggregates)
+
+    def __bool__(self) -> bool:
+        return bool(self.recipients)
+
+
+def create_sent(session: Session, message: Message, recipient_ids: Iterable[uuid.UUID]) -> None:
+    rows = [
+        {
+            "message_id": message.id,
+            "user_id": user_id,
+            "chat_id": message.chat_id,
+            "seq": message.seq,
+            "status": ReceiptStatus.SENT.value,
+        }
+        for user_id in recipient_ids
+    ]
+    if rows:
+        session.execute(Receipt.__table__.insert(), rows)
+
+
+def aggregate_statuses(
+    session: Session, message_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, ReceiptStatus]:
+    """The aggregate of each message; messages without recipients are absent."""
+    ids = list(message_ids)
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(Receipt.message_id, func.min(Receipt.status))
+        .where(Receipt.message_id.in_(ids))
+        .group_by(Receipt.message_id)
+    ).all()
+    return {message_id: ReceiptStatus(status) for message_id, status in rows}
+
+
+def mark_delivered(
+    session: Session, message_id: uuid.UUID, user_ids: Iterable[uuid.UUID]
+) -> StatusChanges:
+    """Recipients reached by a push of this message."""
+    users = list(user_ids)
+    if not users:
+        return StatusChanges()
+    return _advance(
+        session,
+        ReceiptStatus.DELIVERED,
+        users,
+        and_(Receipt.message_id == message_id),
+    )
+
+
+def mark_messages_delivered(
+    session: Session, user_id: uuid.UUID, message_ids: Iterable[uuid.UUID]
+) -> StatusChanges:
+    """One recipient reached by several messages (catch-up, client confirmation)."""
+    ids = list(message_ids)
+    if not ids:
+        return StatusChanges()
+    return _advance(session, ReceiptStatus.DELIVERED, [user_id], Receipt.message_id.in_(ids))
+
+
+def confirm_delivered(
+    session: Session, user_id: uuid.UUID, message_id: uuid.UUID, chat_id: uuid.UUID | None
+) -> tuple[Message, StatusChanges]:
+    """`message:delivered`: the client confirms a message reached it."""
+    message = session.get(Message, message_id)
+    if message is None or (chat_id is not None and message.chat_id != chat_id):
+        raise NotFound("message not found")
+    require_member(session, message.chat_id, user_id)
+    return message, mark_messages_delivered(session, user_id, [message_id])
+
+
+def mark_read_up_to(
+    session: Session, user_id: uuid.UUID, chat_id: uuid.UUID, message_id: uuid.UUID
+) -> tuple[Message, StatusChanges]:
+    """`message:read`: this message and every earlier one in the chat are read."""
+    member = require_member(session, chat_id, user_id)
+    message = session.get(Message, message_id)
+    if message is None or message.chat_id != chat_id:
+        raise NotFound("message not found")
+    session.execute(
+        update(ChatMember)
+        .where(ChatMember.chat_id == chat_id, ChatMember.user_id == user_id)
+        .values(last_read_seq=func.greatest(ChatMember.last_read_seq, message.seq))
+        .execution_options(synchronize_session=False)
+    )
+    session.expire(member)
+    changes = _advance(
+        session,
+        ReceiptStatus.READ,
+        [user_id],
+        and_(Receipt.chat_id == chat_id, Receipt.seq <= message.seq),
+        up_to_seq=message.seq,
+    )
+    return message, changes
+
+
+def read_message(ctx: ActionContext, data: ReadUpTo) -> dict[str, Any]:
+    """`message:read` action: read up to `messageId`; senders hear it after the commit."""
+    message, changes = mark_read_up_to(ctx.session, ctx.user_id, data.chat_id, data.message_id)
+    ctx.after_commit(lambda: notify_senders(ctx.pusher, changes))
+    return {
+        "chatId": str(message.chat_id),
+        "messageId": str(message.id),
+        "upToSeq": message.seq,
+        "status": ReceiptStatus.READ.wire,
+        "changed": len(changes.recipients),
+    }
+
+
+def delivered_message(ctx: ActionContext, data: MessageRef) -> dict[str, Any]:
+    """`message:delivered` action: the client confirms a message reached it."""
+    message, changes = confirm_delivered(ctx.session, ctx.user_id, data.message_id, data.chat_id)
+    ctx.after_commit(lambda: notify_senders(ctx.pusher, changes))
+    return {
+        "chatId": str(message.chat_id),
+        "messageId": str(message.id),
+        "status": ReceiptStatus.DELIVERED.wire,
+        "changed": len(changes.recipients),
+    }
+
+
+def _advance(
+    session: Session,
+    status: ReceiptStatus,
+    user_ids: list[uuid.UUID],
+    scope,
+    *,
+    up_to_seq: int | None = None,
+) -> StatusChanges:
+    behind = and_(Receipt.user_id.in_(user_ids), Receipt.status < status.value, scope)
+    message_ids = session.scalars(select(Receipt.message_id).where(behind).distinct()).all()
+    if not message_ids:
+        return StatusChanges()
+    senders = dict(
+        session.execute(
+            select(Message.id, Message.sender_id)
+            .where(Message.id.in_(message_ids))
+            .order_by(Message.id)
+            .with_for_update(key_share=True)
+        ).all()
+    )
+    # Aggregates before and after, computed under the locks, before the update.
+    moving = and_(Receipt.user_id.in_(user_ids), Receipt.status < status.value)
+    aggregates = session.execute(
+        select(
+            Receipt.message_id,
+            func.min(Receipt.status),
+            func.min(case((moving, status.value), else_=Receipt.status)),
+        )
+        .where(Receipt.message_id.in_(message_ids))
+        .group_by(Receipt.message_id)
+    ).all()
+    now = datetime.now(UTC)
+    values: dict = {
+        "status": status.value,
+        "delivered_at": func.coalesce(Receipt.delivered_at, now),
+    }
+    if status is ReceiptStatus.READ:
+        values["read_at"] = now
+    moved = session.execute(
+        update(Receipt)
+        .where(behind, Receipt.message_id.in_(message_ids))
+        .values(**values)
+        .returning(Receipt.message_id, Receipt.user_id, Receipt.chat_id, Receipt.seq)
+        .execution_options(synchronize_session=False)
+    ).all()
+
+    changes = StatusChanges()
+    event_type = MESSAGE_READ if status is ReceiptStatus.READ else MESSAGE_DELIVERED
+    chat_of: dict[uuid.UUID, uuid.UUID] = {}
+    for message_id, user_id, chat_id, seq in sorted(moved, key=lambda row: (row[2], row[3])):
+        chat_of[message_id] = chat_id
+        changes.recipients.append(
+            RecipientChange(message_id, chat_id, senders[message_id], user_id, seq, status)
+        )
+        data = {
+            "messageId": str(message_id),
+            "chatId": str(chat_id),
+            "userId": str(user_id),
+            "seq": seq,
+            "at": now.isoformat(),
+        }
+        if up_to_seq is not None:
+            data["upToSeq"] = up_to_seq
+        emit(session, event_type, chat_id, data)
+    for message_id, before, after in aggregates:
+        if after != before and message_id in chat_of:
+            changes.aggregates.append(
+                AggregateChange(
+                    message_id, chat_of[message_id], senders[message_id], ReceiptStatus(after)
+                )
+            )
+    return changes
+
+
+def notify_senders(pusher: Pusher, changes: StatusChanges) -> None:
+    """`message:status` frames to every live connection of each sender.
+
+    The per-recipient frames go out together, in parallel; the aggregates
+    follow, so a sender never sees an aggregate before the change behind it.
+    """
+    if not changes:
+        return
+    conns = connections.of_users({change.sender_id for change in changes.recipients})
+
+    def deliveries(items: list, frame_of) -> list[tuple[str, bytes]]:
+        return [
+            (connection_id, encode(frame_of(item)))
+            for item in items
+            for connection_id in conns.get(item.sender_id, ())
+        ]
+
+    pusher.send_each(
+        deliveries(
+            changes.recipients,
+            lambda c: status_frame(c.message_id, c.chat_id, c.status.wire, user_id=c.user_id),
+        )
+    )
+    pusher.send_each(
+        deliveries(
+            changes.aggregates, lambda a: status_frame(a.message_id, a.chat_id, a.status.wire)
+        )
+    )

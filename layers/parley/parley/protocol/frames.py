@@ -1,0 +1,153 @@
+"""The WebSocket wire protocol (DESIGN §5): what clients send and what the server pushes.
+
+Client frames are ``{"action", "requestId", "data"}``; each action's `data` is
+validated into one of the models below. Server frames are
+``{"type", "data"}``; acks are ``{"type": "ack", "requestId", "status", ...}``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
+from pydantic.alias_generators import to_camel
+
+from parley.protocol.errors import ErrorCode
+
+
+class ActionData(BaseModel):
+    """Base of every action's data: camelCase on the wire, nothing unexpected."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
+    )
+
+
+class ClientFrame(BaseModel):
+    """The envelope of every client frame; `data` is validated per action."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+
+    action: StrictStr = Field(max_length=64)
+    request_id: StrictStr | None = Field(default=None, alias="requestId", max_length=128)
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+# --- actions -----------------------------------------------------------------
+
+
+class NoData(ActionData):
+    """Actions that take nothing (ping, users:list, $default)."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+
+class SendMessage(ActionData):
+    chat_id: uuid.UUID
+    # The upper bound is the `message_max_chars` setting, checked by the domain
+    # so that the limit is configurable; this one only stops absurd frames early.
+    body: StrictStr = Field(min_length=1, max_length=1_000_000)
+    client_message_id: StrictStr | None = Field(default=None, min_length=1, max_length=64)
+    reply_to_id: uuid.UUID | None = None
+
+
+class MessageRef(ActionData):
+    """An action on one message (pin, unpin, delete, delivered); `chatId` is optional."""
+
+    message_id: uuid.UUID
+    chat_id: uuid.UUID | None = None
+
+
+class ReadUpTo(ActionData):
+    chat_id: uuid.UUID
+    message_id: uuid.UUID
+
+
+class EditMessage(ActionData):
+    message_id: uuid.UUID
+    chat_id: uuid.UUID | None = None
+    body: StrictStr = Field(min_length=1, max_length=1_000_000)
+
+
+class ForwardMessage(ActionData):
+    message_id: uuid.UUID
+    to_chat_id: uuid.UUID
+    client_message_id: StrictStr | None = Field(default=None, min_length=1, max_length=64)
+
+
+class ChatRef(ActionData):
+    chat_id: uuid.UUID
+
+
+class Typing(ActionData):
+    chat_id: uuid.UUID
+    is_typing: StrictBool = True
+
+
+# --- server frames -----------------------------------------------------------
+
+
+def frame(frame_type: str, data: dict[str, Any]) -> dict[str, Any]:
+    return {"type": frame_type, "data": data}
+
+
+def message_frame(view: dict[str, Any]) -> dict[str, Any]:
+    return frame("message", view)
+
+
+def status_frame(
+    message_id: uuid.UUID, chat_id: uuid.UUID, status: str, *, user_id: uuid.UUID | None = None
+) -> dict[str, Any]:
+    """Per recipient when `user_id` is given, otherwise the aggregate."""
+    data: dict[str, Any] = {"messageId": str(message_id), "chatId": str(chat_id)}
+    if user_id is not None:
+        data["userId"] = str(user_id)
+        data["status"] = status
+    else:
+        data["status"] = status
+        data["aggregate"] = True
+    return frame("message:status", data)
+
+
+def chat_member_frame(
+    chat_id: uuid.UUID, user_id: uuid.UUID, event: str, by: uuid.UUID
+) -> dict[str, Any]:
+    return frame(
+        "chat:member",
+        {"chatId": str(chat_id), "userId": str(user_id), "event": event, "by": str(by)},
+    )
+
+
+def typing_frame(chat_id: uuid.UUID, user_id: uuid.UUID, is_typing: bool) -> dict[str, Any]:
+    return frame("typing", {"chatId": str(chat_id), "userId": str(user_id), "isTyping": is_typing})
+
+
+def users_update_frame(user: dict[str, Any]) -> dict[str, Any]:
+    return frame("users:update", user)
+
+
+def ok_ack(request_id: str | None, payload: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "ack", "requestId": request_id, "status": "ok", **payload}
+
+
+def error_ack(
+    request_id: str | None,
+    code: ErrorCode,
+    message: str,
+    *,
+    retry_after: int | None = None,
+    field: str | None = None,
+) -> dict[str, Any]:
+    ack: dict[str, Any] = {
+        "type": "ack",
+        "requestId": request_id,
+        "status": "error",
+        "code": code.value,
+        "message": message,
+    }
+    if retry_after is not None:
+        ack["retryAfter"] = retry_after
+    if field is not None:
+        ack["field"] = field
+    return ack

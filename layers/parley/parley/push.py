@@ -1,0 +1,183 @@
+"""The @connections client: push frames to connections, fan out, drop on 410.
+
+Handlers never hold sockets. They push through the API Gateway management
+API (`PostToConnection`) with boto3, the same code on AWS and locally: the
+endpoint comes from the event (`https://{domainName}/{stage}`, or `http://`
+for the dev gateway, whose domain carries a port or is a loopback host).
+
+A connection that answers 410 (`GoneException`) is closed: it is removed
+from Redis at once and counts as not delivered.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from botocore.exceptions import BotoCoreError, ClientError
+
+from parley.observability import logger, metrics
+from parley.stores import connections
+
+_LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+_FAN_OUT_THREADS = 16
+
+_executor: ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
+
+
+def endpoint_url(domain_name: str, stage: str) -> str:
+    """The management API endpoint of the API that sent the event."""
+    local = ":" in domain_name or domain_name in _LOOPBACK_HOSTS
+    scheme = "http" if local else "https"
+    return f"{scheme}://{domain_name}/{stage}"
+
+
+@lru_cache(maxsize=8)
+def management_client(endpoint: str) -> Any:
+    """One boto3 client per endpoint, created on first push (never at import)."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "apigatewaymanagementapi",
+        endpoint_url=endpoint,
+        region_name=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"),
+        config=Config(
+            max_pool_connections=_FAN_OUT_THREADS * 2,
+            connect_timeout=2,
+            read_timeout=5,
+            retries={"max_attempts": 2, "mode": "standard"},
+        ),
+    )
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(
+                max_workers=_FAN_OUT_THREADS, thread_name_prefix="parley-push"
+            )
+        return _executor
+
+
+def _is_gone(error: ClientError) -> bool:
+    details = error.response.get("Error", {})
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return details.get("Code") == "GoneException" or status == 410
+
+
+def encode(frame: Mapping[str, Any]) -> bytes:
+    return json.dumps(frame, separators=(",", ":"), default=str).encode()
+
+
+@dataclass
+class FanOutResult:
+    delivered: set[str] = field(default_factory=set)
+    gone: set[str] = field(default_factory=set)
+    failed: set[str] = field(default_factory=set)
+    # Users whose last live connection turned out to be gone.
+    left_offline: set[uuid.UUID] = field(default_factory=set)
+
+
+OfflineHook = Callable[[set[uuid.UUID]], None]
+
+
+@dataclass(frozen=True)
+class Pusher:
+    """Pushes frames through the management API of one WebSocket API stage.
+
+    `on_offline` is told about users whose last connection answered 410, so
+    that presence follows (it runs on the caller's thread, after the pushes).
+    """
+
+    endpoint: str
+    on_offline: OfflineHook | None = None
+
+    def send(self, connection_id: str, frame: Mapping[str, Any]) -> bool:
+        """Push one frame; False when the connection is gone or the push failed."""
+        return connection_id in self.fan_out([connection_id], frame).delivered
+
+    def fan_out(self, connection_ids: Iterable[str], frame: Mapping[str, Any]) -> FanOutResult:
+        """Push one frame to many connections in parallel."""
+        payload = encode(frame)
+        return self.send_each([(cid, payload) for cid in dict.fromkeys(connection_ids)])
+
+    def send_each(self, deliveries: list[tuple[str, bytes]]) -> FanOutResult:
+        """Push encoded frames, each to its connection, in parallel.
+
+        Frames for the same connection may arrive in any order: callers send
+        together only frames whose order does not matter.
+        """
+        result = FanOutResult()
+        if not deliveries:
+            return result
+        if len(deliveries) == 1:
+            outcomes = [self._post(*deliveries[0])]
+        else:
+            outcomes = list(_pool().map(lambda item: self._post(*item), deliveries))
+        for (connection_id, _payload), (outcome, offline_user) in zip(
+            deliveries, outcomes, strict=True
+        ):
+            getattr(result, outcome).add(connection_id)
+            if offline_user is not None:
+                result.left_offline.add(offline_user)
+        # Metrics are recorded here, on the handler's thread, never by the pool.
+        metrics.add_metric(name="FanOutSize", unit=MetricUnit.Count, value=len(deliveries))
+        if result.gone:
+            metrics.add_metric(
+                name="GoneConnections", unit=MetricUnit.Count, value=len(result.gone)
+            )
+        if result.left_offline and self.on_offline is not None:
+            self.on_offline(result.left_offline)
+        return result
+
+    def to_users(
+        self,
+        user_ids: Iterable[uuid.UUID],
+        frame: Mapping[str, Any],
+        *,
+        exclude_connection: str | None = None,
+    ) -> set[uuid.UUID]:
+        """Push to every live connection of these users; the users reached."""
+        by_user = connections.of_users(user_ids)
+        targets = {
+            connection_id: user_id
+            for user_id, conns in by_user.items()
+            for connection_id in conns
+            if connection_id != exclude_connection
+        }
+        result = self.fan_out(targets, frame)
+        return {targets[connection_id] for connection_id in result.delivered}
+
+    def _post(self, connection_id: str, payload: bytes) -> tuple[str, uuid.UUID | None]:
+        """Runs on pool threads: no metrics, no domain work, only the push."""
+        try:
+            management_client(self.endpoint).post_to_connection(
+                ConnectionId=connection_id, Data=payload
+            )
+        except ClientError as error:
+            if _is_gone(error):
+                user_id, last = connections.remove(connection_id)
+                logger.info("connection gone, removed", extra={"connectionId": connection_id})
+                return "gone", user_id if last else None
+            logger.warning(
+                "push failed",
+                extra={"connectionId": connection_id, "error": error.response.get("Error")},
+            )
+            return "failed", None
+        except BotoCoreError as error:
+            logger.warning(
+                "push failed", extra={"connectionId": connection_id, "error": str(error)}
+            )
+            return "failed", None
+        return "delivered", None

@@ -1,0 +1,371 @@
+"""`websocket_route`: the one place where an API Gateway WebSocket event becomes a domain call.
+
+A route's handler is built here from a domain function::
+
+    handler = websocket_route(send_message, model=SendMessage, rate_class=MESSAGES)
+
+For every frame it parses the event with Powertools' WebSocket models, finds
+the caller's connection in Redis, applies the rate limit of the action's
+class, validates ``data`` into the action's pydantic model, opens the unit of
+work, calls ``domain_fn(ctx, data)``, commits, runs what the domain deferred
+until after the commit (fan-out through @connections), and answers with
+exactly one ack. Domain errors become error acks with their wire code; any
+other exception becomes an ``internal`` ack and is logged, never a crash.
+
+Catch-up after a reconnect: API Gateway opens the socket only once
+``$connect`` has returned, so the connect handler cannot push to it. It
+raises a "catch-up due" flag on the connection instead, and the first frame
+the connection sends (any action; clients send ``ping`` on open) claims the
+flag and has what queued while the user was away pushed to it, marked
+DELIVERED, with ``message:status`` to the senders, before its own ack.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.parser.models import (
+    APIGatewayWebSocketConnectEventModel,
+    APIGatewayWebSocketDisconnectEventModel,
+    APIGatewayWebSocketMessageEventModel,
+)
+from pydantic import BaseModel, Field, ValidationError
+
+from parley.auth.tokens import InvalidToken, decode_access_token
+from parley.chat.context import ActionContext, Listing
+from parley.chat.presence import deliver_queued, users_went_offline
+from parley.config import get_settings
+from parley.db.session import session_scope
+from parley.events.catalog import RATELIMIT_EXCEEDED
+from parley.events.outbox import emit
+from parley.observability import logger, metrics, tracer
+from parley.protocol.errors import (
+    BadRequest,
+    ErrorCode,
+    ParleyError,
+    RateLimited,
+    TooLarge,
+    Unauthorized,
+)
+from parley.protocol.frames import ClientFrame, NoData, error_ack, ok_ack
+from parley.push import Pusher, endpoint_url
+from parley.stores import connections, ratelimit
+from parley.stores.client import get_redis
+
+MESSAGES = "messages"
+ACTIONS = "actions"
+
+DataT = TypeVar("DataT", bound=BaseModel)
+
+
+DomainFn = Callable[[ActionContext, Any], Any]
+
+
+# --- events: Powertools models, lenient where API Gateway varies --------------
+
+
+class ConnectEvent(APIGatewayWebSocketConnectEventModel):
+    multi_value_headers: dict[str, list[str]] | None = Field(None, alias="multiValueHeaders")
+    query_string_parameters: dict[str, str] | None = Field(None, alias="queryStringParameters")
+
+
+class DisconnectEvent(APIGatewayWebSocketDisconnectEventModel):
+    headers: dict[str, str] | None = Field(None, alias="headers")
+    multi_value_headers: dict[str, list[str]] | None = Field(None, alias="multiValueHeaders")
+
+
+def _pusher(domain_name: str, stage: str) -> Pusher:
+    """A pusher for the API that sent the event; a 410 on a user's last connection
+    takes that user offline (bounded: each 410 removes a connection)."""
+    return Pusher(
+        endpoint_url(domain_name, stage),
+        on_offline=lambda users: users_went_offline(users, _pusher(domain_name, stage)),
+    )
+
+
+def _observed(handler: Callable[[dict, Any], dict]) -> Callable[[dict, Any], dict]:
+    """Logger with the API Gateway request id as correlation id, Tracer, Metrics."""
+    handler = tracer.capture_lambda_handler(capture_response=False)(handler)
+    handler = logger.inject_lambda_context(
+        correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False, clear_state=True
+    )(handler)
+    return metrics.log_metrics(handler)
+
+
+# --- actions ------------------------------------------------------------------
+
+
+def websocket_route(
+    domain_fn: DomainFn,
+    *,
+    model: type[BaseModel] = NoData,
+    rate_class: str | None = ACTIONS,
+) -> Callable[[dict, Any], dict]:
+    """A Lambda handler for a two-way WebSocket route served by `domain_fn`."""
+
+    def handler(event: dict, context: Any) -> dict:
+        return {"statusCode": 200, "body": json.dumps(_answer(event, domain_fn, model, rate_class))}
+
+    handler.__name__ = getattr(domain_fn, "__name__", "handler")
+    return _observed(handler)
+
+
+def _answer(
+    event: dict, domain_fn: DomainFn, model: type[BaseModel], rate_class: str | None
+) -> dict[str, Any]:
+    request_id: str | None = None
+    try:
+        try:
+            ws_event = parse(event=event, model=APIGatewayWebSocketMessageEventModel)
+        except ValidationError as error:
+            # Not a shape API Gateway sends: a wiring fault, not the client's.
+            logger.error("unexpected event shape", extra={"errors": error.errors()})
+            raise
+        frame = _parse_frame(ws_event.body)
+        request_id = frame.request_id
+        context = ws_event.request_context
+        logger.append_keys(action=frame.action, connectionId=context.connection_id)
+        pusher = _pusher(context.domain_name, context.stage)
+        connection, catch_up_due = connections.claim(context.connection_id)
+        if connection is None:
+            raise Unauthorized("connection not registered; reconnect")
+        logger.append_keys(userId=str(connection.user_id))
+        if catch_up_due:
+            _catch_up(connection, pusher)
+        if rate_class is not None:
+            _enforce_rate_limit(connection.user_id, rate_class)
+        data = _validate(model, frame.data)
+        payload = _run(domain_fn, data, connection, pusher, frame.action)
+        return ok_ack(request_id, payload)
+    except ParleyError as error:
+        logger.info("action refused", extra={"code": error.code.value, "reason": error.message})
+        return error_ack(
+            request_id,
+            error.code,
+            error.message,
+            retry_after=getattr(error, "retry_after", None),
+            field=error.field,
+        )
+    except Exception:
+        logger.exception("action failed")
+        metrics.add_metric(name="ActionFailures", unit=MetricUnit.Count, value=1)
+        return error_ack(request_id, ErrorCode.INTERNAL, "internal error")
+
+
+def _parse_frame(body: Any) -> ClientFrame:
+    if not isinstance(body, str) or not body:
+        raise BadRequest("empty frame")
+    try:
+        raw = json.loads(body)
+    except ValueError as error:
+        raise BadRequest("frame is not JSON") from error
+    if not isinstance(raw, dict):
+        raise BadRequest("frame must be a JSON object")
+    try:
+        return ClientFrame.model_validate(raw)
+    except ValidationError as error:
+        raise BadRequest(_describe(error), field=_first_field(error)) from error
+
+
+def _validate(model: type[DataT], data: dict[str, Any]) -> DataT:
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        too_long = [problem for problem in error.errors() if problem["type"] == "string_too_long"]
+        if too_long and len(too_long) == len(error.errors()):
+            raise TooLarge(_describe(error), field=_first_field(error)) from error
+        raise BadRequest(_describe(error), field=_first_field(error)) from error
+
+
+def _describe(error: ValidationError) -> str:
+    parts = []
+    for problem in error.errors()[:3]:
+        location = ".".join(str(part) for part in problem["loc"]) or "frame"
+        parts.append(f"{location}: {problem['msg']}")
+    return "; ".join(parts)
+
+
+def _first_field(error: ValidationError) -> str | None:
+    problems = error.errors()
+    if not problems or not problems[0]["loc"]:
+        return None
+    return ".".join(str(part) for part in problems[0]["loc"])
+
+
+def _run(
+    domain_fn: DomainFn,
+    data: BaseModel,
+    connection: connections.Connection,
+    pusher: Pusher,
+    action: str,
+) -> dict[str, Any]:
+    with session_scope() as session:
+        ctx = ActionContext(
+            session=session,
+            user_id=connection.user_id,
+            connection_id=connection.connection_id,
+            pusher=pusher,
+            action=action,
+        )
+        result = domain_fn(ctx, data)
+    for hook in ctx.after_commit_hooks:
+        # The action is committed: a failed push must not turn its ack into an error.
+        try:
+            hook()
+        except Exception:
+            logger.exception("after-commit step failed")
+    if isinstance(result, Listing):
+        return {result.name: result.items}
+    return {"message": result}
+
+
+def _enforce_rate_limit(user_id: uuid.UUID, rate_class: str) -> None:
+    settings = get_settings()
+    if rate_class == MESSAGES:
+        limit, window = settings.rate_limit_messages, settings.rate_limit_messages_window_seconds
+    else:
+        limit, window = settings.rate_limit_actions, settings.rate_limit_actions_window_seconds
+    decision = ratelimit.hit(f"ws:{rate_class}:{user_id}", limit, window)
+    if decision.allowed:
+        return
+    metrics.add_metric(name="RateLimited", unit=MetricUnit.Count, value=1)
+    # One event per window of refusals, not one per refused frame of a flood.
+    first_refusal = get_redis().set(
+        f"ratelimit:notified:{rate_class}:{user_id}", "1", nx=True, ex=decision.retry_after
+    )
+    if first_refusal:
+        with session_scope() as session:
+            emit(
+                session,
+                RATELIMIT_EXCEEDED,
+                user_id,
+                {
+                    "userId": str(user_id),
+                    "action": rate_class,
+                    "limit": limit,
+                    "windowSeconds": window,
+                },
+            )
+    raise RateLimited(
+        f"too many {rate_class}; retry in {decision.retry_after} s",
+        retry_after=decision.retry_after,
+    )
+
+
+def _catch_up(connection: connections.Connection, pusher: Pusher) -> None:
+    try:
+        deliver_queued(connection.user_id, [connection.connection_id], pusher)
+    except Exception:
+        # Put the flag back so the next frame tries again; the action goes on.
+        connections.mark_catch_up_due(connection.connection_id)
+        logger.exception("catch-up failed")
+
+
+# --- $connect and $disconnect -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Handshake:
+    """What the connect domain function receives."""
+
+    connection: connections.Connection
+    pusher: Pusher
+
+
+def connect_route(domain_fn: Callable[[Handshake], None]) -> Callable[[dict, Any], dict]:
+    """The $connect handler: authenticate, check the origin, then `domain_fn`.
+
+    Browsers cannot set headers on a WebSocket, so the token may come as a
+    subprotocol (``Sec-WebSocket-Protocol: parley, <token>``); the selected
+    subprotocol is returned, as the handshake requires. The token is never
+    logged.
+    """
+
+    def handler(event: dict, context: Any) -> dict:
+        try:
+            connect = parse(event=event, model=ConnectEvent)
+            headers = {name.lower(): value for name, value in connect.headers.items()}
+            if not _origin_allowed(headers.get("origin")):
+                logger.info("connect refused: origin not allowed")
+                return {"statusCode": 403, "body": "origin not allowed"}
+            token, subprotocol = _token_of(connect, headers)
+            try:
+                claims = decode_access_token(token)
+            except InvalidToken as error:
+                logger.info("connect refused", extra={"reason": str(error)})
+                return {"statusCode": 401, "body": "unauthorized"}
+            context_ = connect.request_context
+            connection = connections.Connection(
+                connection_id=context_.connection_id,
+                user_id=claims.user_id,
+                connected_at=time.time(),
+                source_ip=str(context_.identity.source_ip.network_address),
+            )
+            logger.append_keys(connectionId=connection.connection_id, userId=str(claims.user_id))
+            domain_fn(Handshake(connection, _pusher(context_.domain_name, context_.stage)))
+            metrics.add_metric(name="Connections", unit=MetricUnit.Count, value=1)
+        except Exception:
+            logger.exception("connect failed")
+            return {"statusCode": 500, "body": "internal error"}
+        response: dict[str, Any] = {"statusCode": 200}
+        if subprotocol:
+            response["headers"] = {"Sec-WebSocket-Protocol": subprotocol}
+        return response
+
+    return _observed(handler)
+
+
+def _origin_allowed(origin: str | None) -> bool:
+    allowed = get_settings().allowed_origins
+    # Non-browser clients send no Origin; the token is what authenticates them.
+    return not allowed or origin is None or origin in allowed
+
+
+def _token_of(connect: ConnectEvent, headers: dict[str, str]) -> tuple[str | None, str | None]:
+    """The access token and the subprotocol to select, if it came as one."""
+    query = connect.query_string_parameters or {}
+    if query.get("token"):
+        offered = _offered_protocols(headers)
+        return query["token"], offered[0] if offered else None
+    offered = _offered_protocols(headers)
+    names = [protocol for protocol in offered if "." not in protocol]
+    tokens = [protocol for protocol in offered if protocol.count(".") == 2]
+    if not tokens:
+        return None, None
+    # Echo a named protocol when one was offered; a token-only offer is echoed as is.
+    return tokens[0], names[0] if names else tokens[0]
+
+
+def _offered_protocols(headers: dict[str, str]) -> list[str]:
+    raw = headers.get("sec-websocket-protocol", "")
+    return [protocol.strip() for protocol in raw.split(",") if protocol.strip()]
+
+
+def disconnect_route(
+    domain_fn: Callable[[str, Pusher], None],
+) -> Callable[[dict, Any], dict]:
+    """The $disconnect handler; `domain_fn(connection_id, pusher)` must be idempotent."""
+
+    def handler(event: dict, context: Any) -> dict:
+        try:
+            disconnect = parse(event=event, model=DisconnectEvent)
+            context_ = disconnect.request_context
+            logger.append_keys(
+                connectionId=context_.connection_id,
+                disconnectStatusCode=context_.disconnect_status_code,
+            )
+            domain_fn(context_.connection_id, _pusher(context_.domain_name, context_.stage))
+        except Exception:
+            logger.exception("disconnect failed")
+            return {"statusCode": 500}
+        return {"statusCode": 200}
+
+    return _observed(handler)
