@@ -70,12 +70,13 @@ class NoopConnections:
 
 
 def warm(n: int) -> dict[str, dict[str, float]]:
+    from sqlalchemy import text
+
     import parley.push
     from parley.db.session import get_engine
     from parley.stores import connections
     from parley.stores.client import get_redis
     from parley_dev.cli import lambda_context, load_function
-    from sqlalchemy import text
 
     real_client = parley.push.management_client
     parley.push.management_client = lambda endpoint: NoopConnections()
@@ -143,14 +144,13 @@ def cold() -> dict[str, float]:
 
 
 async def fan_out(members: int, rounds: int) -> dict[str, dict[str, float]]:
-    from parley.auth.tokens import issue_token
-    from parley_dev.gateway import GatewayOptions, GatewayServer, create_app
     from websockets.asyncio.client import connect
 
+    from parley.auth.tokens import issue_token
+    from parley_dev.gateway import GatewayOptions, GatewayServer, create_app
+
     users, chat = seed(members)
-    options = GatewayOptions(
-        run_event_sources=False, run_schedules=False, parameter_overrides={"JwtSecretName": ""}
-    )
+    options = GatewayOptions(run_event_sources=False, run_schedules=False)
     with GatewayServer(create_app(ROOT / "template.yaml", options=options)) as server:
         url = server.ws_url("ws")
         sockets = [

@@ -7,6 +7,7 @@ server already, exactly as `make run` decides.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,6 +42,7 @@ def stack() -> Iterator[dict[str, str]]:
     os.environ.setdefault("PASSWORD_HASH_TIME_COST", "1")
     os.environ.setdefault("PASSWORD_HASH_MEMORY_KIB", "8192")
     os.environ.setdefault("PASSWORD_HASH_PARALLELISM", "1")
+    os.environ.setdefault("JWT_SECRET", secrets.token_urlsafe(48))
     shutil.rmtree(TEST_DATA_DIR, ignore_errors=True)
     services = start_services(TEST_DATA_DIR)
     os.environ.update(services.env())
@@ -79,7 +81,10 @@ def gateway_server(stack: dict[str, str]) -> Iterator[object]:
     """The dev gateway over the real template.yaml, on a free port."""
     from parley_dev.gateway import GatewayOptions, GatewayServer, create_app
 
-    options = GatewayOptions(schedule_rate_override_seconds=2.0)
+    # Consumers and the relay schedule stay off here: between tests the
+    # tables are truncated under them. Their wiring through the gateway is
+    # tested in tests/gateway; the consumers themselves in tests/events_pipeline.
+    options = GatewayOptions(run_event_sources=False, run_schedules=False)
     app = create_app(ROOT / "template.yaml", options=options, web_dir=ROOT / "web")
     with GatewayServer(app) as server:
         yield server

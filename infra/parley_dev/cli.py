@@ -14,7 +14,7 @@ import uuid
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
 
-from parley_dev.localenv import apply_local_defaults
+from parley_dev.localenv import apply_local_defaults, ensure_jwt_secret
 from parley_dev.services import ServiceError, Services, port_is_free, start_services
 
 ROOT = Path.cwd()
@@ -47,6 +47,7 @@ def _reset_cached_clients() -> None:
 def prepare(data_dir: Path) -> Services:
     """Services up, schema migrated, topics created: what `up` and `services` share."""
     apply_local_defaults()
+    ensure_jwt_secret(data_dir)
     print("Starting services", flush=True)
     services = start_services(data_dir, on_step=step)
     os.environ.update(services.env())
@@ -181,6 +182,7 @@ def lambda_context(function_name: str, timeout_seconds: int = 10) -> SimpleNames
 
 def cmd_invoke(args: argparse.Namespace) -> int:
     apply_local_defaults()
+    ensure_jwt_secret(_data_dir(args))
     event = json.loads(Path(args.event).read_text()) if args.event else {}
     module = load_function(args.function)
     result = module.handler(event, lambda_context(args.function))
@@ -229,6 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     invoke = sub.add_parser("invoke", help="call a function's handler with an event file")
     invoke.add_argument("function", help="a directory under functions/")
     invoke.add_argument("--event", help="event JSON file (tests/events/ has samples)")
+    invoke.add_argument("--data-dir", help="where `up` keeps its data (for its JWT secret)")
     invoke.set_defaults(run=cmd_invoke)
 
     from parley_dev.replay import add_parser as add_replay_parser

@@ -20,22 +20,6 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 WAIT_SECONDS = 10.0
 
 
-@pytest.fixture(scope="session")
-def gateway_url(stack: dict[str, str]) -> Iterator[str]:
-    """The dev gateway serving template.yaml on a free port: http://127.0.0.1:PORT."""
-    from parley_dev.gateway import GatewayOptions, GatewayServer, create_app
-
-    options = GatewayOptions(
-        run_event_sources=False,
-        run_schedules=False,
-        # Locally the JWT secret is JWT_SECRET (or the development one), not a
-        # Secrets Manager name.
-        parameter_overrides={"JwtSecretName": ""},
-    )
-    with GatewayServer(create_app(ROOT / "template.yaml", options=options)) as server:
-        yield server.url
-
-
 @dataclass
 class Peer:
     """One WebSocket connection: acks matched by requestId, other frames kept in order."""
@@ -165,10 +149,11 @@ def _close_and_settle(world: Chatters) -> None:
     so that nothing of this test lands in the next one's clean database."""
     from datetime import UTC, datetime
 
+    from sqlalchemy import select
+
     from parley.db.models import User
     from parley.db.session import session_scope
     from parley.stores import connections
-    from sqlalchemy import select
 
     going_offline = set(connections.of_users([world.alice, world.bob]))
     closed_at = datetime.now(UTC)

@@ -234,9 +234,10 @@ def world(recorder: ConnectionsRecorder) -> Iterator[World]:
 
 
 def outbox_types() -> list[str]:
+    from sqlalchemy import select
+
     from parley.db.models import OutboxEvent
     from parley.db.session import session_scope
-    from sqlalchemy import select
 
     with session_scope() as session:
         return list(session.scalars(select(OutboxEvent.topic).order_by(OutboxEvent.id)))

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from parley.config import get_settings
 
-# A fixed development secret keeps tokens valid across `make run` restarts;
-# any deployment sets JWT_SECRET or JWT_SECRET_NAME.
-DEVELOPMENT_SECRET = "parley-local-development-secret-change-me"
+
+class MissingSecret(RuntimeError):
+    """Neither JWT_SECRET nor JWT_SECRET_NAME is set: no token can be trusted."""
+
 
 # Every token issued or checked needs the secret: keep it for five minutes per
 # warm container, so a rotated secret is picked up without a redeploy.
@@ -19,7 +20,9 @@ def get_jwt_secret() -> str:
         return settings.jwt_secret.get_secret_value()
     if settings.jwt_secret_name:
         return _secret_from_aws(settings.jwt_secret_name)
-    return DEVELOPMENT_SECRET
+    # No silent default: a deployment without a secret must fail loudly, not
+    # sign tokens with a value anyone can read in this file.
+    raise MissingSecret("set JWT_SECRET, or JWT_SECRET_NAME to a secret holding it")
 
 
 def _secret_from_aws(name: str) -> str:

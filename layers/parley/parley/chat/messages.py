@@ -144,7 +144,12 @@ def forward_message(ctx: ActionContext, data: ForwardMessage) -> dict[str, Any]:
             original_sender_id=original_sender,
         ),
     )
-    emit(ctx.session, MESSAGE_FORWARDED, data.to_chat_id, {**view, "by": str(ctx.user_id)})
+    emit(
+        ctx.session,
+        MESSAGE_FORWARDED,
+        data.to_chat_id,
+        {**view, "messageId": view["id"], "by": str(ctx.user_id)},
+    )
     return view
 
 
@@ -252,7 +257,7 @@ def edit_message(ctx: ActionContext, data: EditMessage) -> dict[str, Any]:
     message.body = data.body
     message.edited_at = datetime.now(UTC)
     ctx.session.flush()
-    return _changed(ctx, message, MESSAGE_EDITED, "message:edited")
+    return publish_change(ctx, message, MESSAGE_EDITED, "message:edited")
 
 
 def delete_message(ctx: ActionContext, data: MessageRef) -> dict[str, Any]:
@@ -270,15 +275,21 @@ def delete_message(ctx: ActionContext, data: MessageRef) -> dict[str, Any]:
     message.pinned_at = None
     message.pinned_by = None
     ctx.session.flush()
-    return _changed(ctx, message, MESSAGE_DELETED, "message:deleted")
+    return publish_change(ctx, message, MESSAGE_DELETED, "message:deleted")
 
 
-def _changed(
+def publish_change(
     ctx: ActionContext, message: Message, event_type: str, frame_type: str
 ) -> dict[str, Any]:
     """Event, cache invalidation and frame for a change to an existing message."""
+    ctx.session.flush()
     view = current_view(ctx.session, message)
-    emit(ctx.session, event_type, message.chat_id, {**view, "by": str(ctx.user_id)})
+    emit(
+        ctx.session,
+        event_type,
+        message.chat_id,
+        {**view, "messageId": view["id"], "by": str(ctx.user_id)},
+    )
     ctx.after_commit(lambda: message_cache.invalidate(message.id))
     broadcast(ctx, message.chat_id, frame(frame_type, view))
     return view

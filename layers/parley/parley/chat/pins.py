@@ -8,14 +8,12 @@ from typing import Any
 from sqlalchemy import func, select
 
 from parley.chat.context import ActionContext
-from parley.chat.messages import broadcast, current_view, load_for_member
+from parley.chat.messages import current_view, load_for_member, publish_change
 from parley.config import get_settings
 from parley.db.models import Chat, Message
 from parley.events.catalog import MESSAGE_PINNED, MESSAGE_UNPINNED
-from parley.events.outbox import emit
 from parley.protocol.errors import Conflict
-from parley.protocol.frames import MessageRef, frame
-from parley.stores import message_cache
+from parley.protocol.frames import MessageRef
 
 
 def pin_message(ctx: ActionContext, data: MessageRef) -> dict[str, Any]:
@@ -38,7 +36,7 @@ def pin_message(ctx: ActionContext, data: MessageRef) -> dict[str, Any]:
     message.is_pinned = True
     message.pinned_at = datetime.now(UTC)
     message.pinned_by = ctx.user_id
-    return _pin_changed(ctx, message, MESSAGE_PINNED, "message:pinned")
+    return publish_change(ctx, message, MESSAGE_PINNED, "message:pinned")
 
 
 def unpin_message(ctx: ActionContext, data: MessageRef) -> dict[str, Any]:
@@ -51,15 +49,4 @@ def unpin_message(ctx: ActionContext, data: MessageRef) -> dict[str, Any]:
     message.is_pinned = False
     message.pinned_at = None
     message.pinned_by = None
-    return _pin_changed(ctx, message, MESSAGE_UNPINNED, "message:unpinned")
-
-
-def _pin_changed(
-    ctx: ActionContext, message: Message, event_type: str, frame_type: str
-) -> dict[str, Any]:
-    ctx.session.flush()
-    view = current_view(ctx.session, message)
-    emit(ctx.session, event_type, message.chat_id, {**view, "by": str(ctx.user_id)})
-    ctx.after_commit(lambda: message_cache.invalidate(message.id))
-    broadcast(ctx, message.chat_id, frame(frame_type, view))
-    return view
+    return publish_change(ctx, message, MESSAGE_UNPINNED, "message:unpinned")
