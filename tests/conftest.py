@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -64,14 +65,24 @@ def stack() -> Iterator[dict[str, str]]:
 def clean_state(stack: dict[str, str]) -> Iterator[None]:
     """Every test starts with empty tables and an empty Redis."""
     from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
 
     from parley.db import get_engine
     from parley.db.models import Base
     from parley.stores.client import get_redis
 
     tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
-    with get_engine().begin() as connection:
-        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    # The previous test's clients may still be settling (a $disconnect, a
+    # publish after commit); TRUNCATE then loses a deadlock now and then.
+    for attempt in range(5):
+        try:
+            with get_engine().begin() as connection:
+                connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+            break
+        except OperationalError:
+            if attempt == 4:
+                raise
+            time.sleep(0.2)
     get_redis().flushdb()
     yield
 

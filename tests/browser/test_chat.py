@@ -153,9 +153,9 @@ def test_a_dropped_connection_reconnects_and_misses_nothing(pair):
     expect(alice.message("Back again")).to_have_count(1)
 
 
-def test_the_online_list_shows_who_is_connected(make_user):
-    alice = make_user("Alice")
-    bob = make_user("Bob")
+def test_the_online_list_shows_a_contact_going_offline(pair):
+    # Presence changes reach the users who share a chat with that user.
+    alice, bob = pair
 
     alice.page.get_by_test_id("tab-online").click()
     online = alice.page.get_by_test_id("online-user").filter(has_text=bob.display_name)

@@ -139,6 +139,7 @@ export class Client {
       isForwarded: false,
     };
     this.store.upsertMessage(draft);
+    // The message ends the indicator on the other side; typing again shows it at once.
     this.lastTypingSent.delete(chatId);
     this.deliver(draft);
     return draft;

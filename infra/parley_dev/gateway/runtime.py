@@ -44,6 +44,12 @@ _DUMMY_CREDENTIALS = {
 }
 
 
+def _give_thread_an_event_loop() -> None:
+    # Lambda runs a handler on its main thread, where asyncio.get_event_loop()
+    # works; handlers such as Mangum's rely on it, so each worker gets a loop.
+    asyncio.set_event_loop(asyncio.new_event_loop())
+
+
 class InvocationError(Exception):
     """The handler raised, could not be loaded, or ran past its timeout."""
 
@@ -154,7 +160,11 @@ class FunctionRunner:
         self.log_events = log_events
         self._handlers: dict[str, Handler] = {}
         self._lock = threading.Lock()
-        self.executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="lambda")
+        self.executor = ThreadPoolExecutor(
+            max_workers=max_workers,
+            thread_name_prefix="lambda",
+            initializer=_give_thread_an_event_loop,
+        )
 
     def handler(self, logical_id: str) -> Handler:
         with self._lock:

@@ -7,8 +7,7 @@ from typing import Any
 from sqlalchemy import delete, select
 
 from parley.chat.context import ActionContext
-from parley.chat.membership import require_member
-from parley.chat.messages import member_ids
+from parley.chat.membership import member_ids, require_member
 from parley.chat.views import chat_view
 from parley.db.models import Chat, ChatMember, ChatType, MemberRole, Receipt, ReceiptStatus
 from parley.events.catalog import CHAT_MEMBER_JOINED, CHAT_MEMBER_LEFT

@@ -23,3 +23,7 @@ def require_member(session: Session, chat_id: uuid.UUID, user_id: uuid.UUID) -> 
     if member is None:
         raise NotFound("chat not found")
     return member
+
+
+def member_ids(session: Session, chat_id: uuid.UUID) -> set[uuid.UUID]:
+    return set(session.scalars(select(ChatMember.user_id).where(ChatMember.chat_id == chat_id)))

@@ -19,11 +19,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from parley.chat import receipts
+from parley.chat import typing as typing_indicator
 from parley.chat.context import ActionContext
-from parley.chat.membership import require_member
+from parley.chat.membership import member_ids, require_member
 from parley.chat.views import message_view
 from parley.config import get_settings
-from parley.db.models import Chat, ChatMember, Message, ReceiptStatus
+from parley.db.models import Chat, Message, ReceiptStatus
 from parley.db.session import session_scope
 from parley.events.catalog import (
     MESSAGE_CREATED,
@@ -45,10 +46,6 @@ from parley.protocol.frames import (
 from parley.stores import message_cache
 
 # --- shared by every action on messages --------------------------------------
-
-
-def member_ids(session: Session, chat_id: uuid.UUID) -> set[uuid.UUID]:
-    return set(session.scalars(select(ChatMember.user_id).where(ChatMember.chat_id == chat_id)))
 
 
 def load_for_member(
@@ -210,6 +207,7 @@ def _publish(ctx: ActionContext, message: Message) -> dict[str, Any]:
         message.chat_id,
         {**view, "recipientIds": sorted(str(user_id) for user_id in recipients)},
     )
+    ctx.after_commit(lambda: typing_indicator.reopen_window(message.chat_id, ctx.user_id))
     ctx.after_commit(lambda: _deliver(ctx, message, members, recipients, view))
     return view
 

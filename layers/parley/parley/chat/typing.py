@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import math
+import uuid
 from typing import Any
 
 from parley.chat.context import ActionContext
-from parley.chat.membership import require_member
-from parley.chat.messages import member_ids
+from parley.chat.membership import member_ids, require_member
 from parley.config import get_settings
 from parley.protocol.frames import Typing, typing_frame
 from parley.stores import ratelimit
@@ -17,9 +17,18 @@ def typing(ctx: ActionContext, data: Typing) -> dict[str, Any]:
     """`typing`: tell the other members; repeats within the interval are absorbed."""
     require_member(ctx.session, data.chat_id, ctx.user_id)
     interval = max(1, math.ceil(get_settings().typing_interval_seconds))
-    decision = ratelimit.hit(f"ws:typing:{data.chat_id}:{ctx.user_id}", 1, interval)
+    decision = ratelimit.hit(_window_key(data.chat_id, ctx.user_id), 1, interval)
     if decision.allowed:
         others = member_ids(ctx.session, data.chat_id) - {ctx.user_id}
         indicator = typing_frame(data.chat_id, ctx.user_id, data.is_typing)
         ctx.after_commit(lambda: ctx.pusher.to_users(others, indicator))
     return {"chatId": str(data.chat_id), "isTyping": data.is_typing, "sent": decision.allowed}
+
+
+def reopen_window(chat_id: uuid.UUID, user_id: uuid.UUID) -> None:
+    """A sent message ends the indicator at the receivers: the next keystroke may show it."""
+    ratelimit.reset(_window_key(chat_id, user_id))
+
+
+def _window_key(chat_id: uuid.UUID, user_id: uuid.UUID) -> str:
+    return f"ws:typing:{chat_id}:{user_id}"
