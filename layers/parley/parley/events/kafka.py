@@ -7,6 +7,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from parley.config import get_settings
 from parley.events.catalog import TOPICS
+from parley.observability import logger
 
 _producer: Producer | None = None
 
@@ -31,6 +32,9 @@ def get_producer() -> Producer:
                     "linger.ms": 5,
                     "message.timeout.ms": 30000,
                     "socket.connection.setup.timeout.ms": 3000,
+                    # librdkafka's own lines (a broker away, reconnects) go to
+                    # the structured log instead of raw stderr.
+                    "logger": logger,
                 }
             )
         )
