@@ -28,7 +28,7 @@ from .runtime import EnvironmentOverlay, FunctionRunner
 from .template import Wiring, load_wiring
 from .websocket import WebSocketEndpoint
 
-logger = logging.getLogger("parley.gateway")
+logger = logging.getLogger(__name__)
 
 
 def _stage_path(stage: str) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 from .events import ClientInfo, WebSocketTarget
 from .ids import now_ms
 
-logger = logging.getLogger("parley.gateway")
+logger = logging.getLogger(__name__)
 
 ASGISend = Callable[[dict[str, Any]], Awaitable[None]]
 

@@ -16,7 +16,7 @@ from .ids import aws_id, clf_time, now_ms
 from .runtime import FunctionRunner, access_log
 from .template import HttpRoute
 
-logger = logging.getLogger("parley.gateway")
+logger = logging.getLogger(__name__)
 
 _VARIABLE = re.compile(r"\{([^}]+)\}")
 

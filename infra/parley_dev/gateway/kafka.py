@@ -29,7 +29,7 @@ from .options import GatewayOptions, _local_kafka_defaults
 from .runtime import FunctionRunner, access_log
 from .template import KafkaMapping, Wiring
 
-logger = logging.getLogger("parley.gateway")
+logger = logging.getLogger(__name__)
 
 _OFFSET_RESET = {"TRIM_HORIZON": "earliest", "LATEST": "latest", "AT_TIMESTAMP": "latest"}
 _QUIET_ERRORS = {KafkaError._PARTITION_EOF, KafkaError.UNKNOWN_TOPIC_OR_PART}

@@ -19,7 +19,7 @@ from .ids import iso_time
 from .options import GatewayOptions
 from .runtime import access_log
 
-logger = logging.getLogger("parley.gateway")
+logger = logging.getLogger(__name__)
 
 PREFIX = "/@connections/"
 

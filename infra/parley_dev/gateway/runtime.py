@@ -28,7 +28,7 @@ from typing import Any
 from .cfn import REGION, function_arn
 from .template import Function, Wiring
 
-logger = logging.getLogger("parley.gateway")
+logger = logging.getLogger(__name__)
 
 Handler = Callable[[Any, Any], Any]
 

@@ -16,7 +16,7 @@ from .options import GatewayOptions
 from .runtime import FunctionRunner, access_log
 from .template import Schedule, Wiring
 
-logger = logging.getLogger("parley.gateway")
+logger = logging.getLogger(__name__)
 
 _RATE = re.compile(r"^rate\(\s*(\d+)\s+(minute|minutes|hour|hours|day|days)\s*\)$")
 _UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}

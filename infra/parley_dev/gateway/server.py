@@ -22,7 +22,7 @@ import uvicorn
 
 from .app import Gateway
 
-logger = logging.getLogger("parley.gateway")
+logger = logging.getLogger(__name__)
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -77,7 +77,7 @@ def _config(app: Any, host: str, port: int, **extra: Any) -> uvicorn.Config:
 
 
 def _ensure_logging() -> None:
-    gateway_logger = logging.getLogger("parley.gateway")
+    gateway_logger = logging.getLogger("parley_dev.gateway")
     if not gateway_logger.handlers and not logging.getLogger().handlers:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))

@@ -16,7 +16,7 @@ from typing import Any
 
 from .cfn import Resolver, load_template, logical_id_from_arn
 
-logger = logging.getLogger("parley.gateway")
+logger = logging.getLogger(__name__)
 
 SERVERLESS_FUNCTION = "AWS::Serverless::Function"
 

@@ -29,7 +29,7 @@ from .options import GatewayOptions
 from .runtime import FunctionRunner, access_log
 from .template import WebSocketApi
 
-logger = logging.getLogger("parley.gateway")
+logger = logging.getLogger(__name__)
 
 _END = object()  # inbox sentinel: the socket is closed, run $disconnect
 
