@@ -19,6 +19,11 @@ ROOT = Path(__file__).resolve().parent.parent
 TEST_DATA_DIR = ROOT / ".parley" / "test"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests last: the slowest, and the rest gives faster feedback."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
+
 def reset_clients() -> None:
     """Forget cached settings and clients so they read the environment again."""
     from parley.config import get_settings

@@ -8,6 +8,7 @@ a free port with everything behind it).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -30,12 +31,15 @@ def live_stack(request: pytest.FixtureRequest) -> str:
     return str(request.getfixturevalue("gateway_url")).rstrip("/")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as pw:
         chromium = pw.chromium.launch(executable_path=ensure_chromium(), args=list(LAUNCH_ARGS))
         yield chromium
         chromium.close()
+    # Playwright's sync API leaves its own loop as the main thread's current
+    # one; handlers called directly afterwards (Mangum) need a usable loop.
+    asyncio.set_event_loop(asyncio.new_event_loop())
 
 
 @dataclass
