@@ -32,6 +32,18 @@ def _env_without_services(**extra: str) -> dict[str, str]:
     return env
 
 
+def _run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*CLI, *args],
+        cwd=ROOT,
+        env=env or _env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 def _children_of(pid: int) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
@@ -48,15 +60,7 @@ def _children_of(pid: int) -> list[int]:
 
 
 def test_invoke_calls_a_handler_with_an_event_file_and_prints_its_result() -> None:
-    result = subprocess.run(
-        [*CLI, "invoke", "rest", "--event", "tests/events/http_get_health.json"],
-        cwd=ROOT,
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = _run_cli("invoke", "rest", "--event", "tests/events/http_get_health.json")
 
     assert result.returncode == 0, result.stderr
     printed = json.loads(result.stdout)
@@ -65,15 +69,7 @@ def test_invoke_calls_a_handler_with_an_event_file_and_prints_its_result() -> No
 
 
 def test_invoke_names_the_known_functions_when_one_does_not_exist() -> None:
-    result = subprocess.run(
-        [*CLI, "invoke", "no_such_function"],
-        cwd=ROOT,
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = _run_cli("invoke", "no_such_function")
 
     assert result.returncode != 0
     assert "no function 'no_such_function'" in result.stderr
@@ -86,15 +82,7 @@ def test_up_says_clearly_that_the_port_is_taken() -> None:
         taken.listen()
         port = taken.getsockname()[1]
 
-        result = subprocess.run(
-            [*CLI, "up", "--port", str(port)],
-            cwd=ROOT,
-            env=_env(),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        result = _run_cli("up", "--port", str(port))
 
     assert result.returncode == 1
     assert f"port {port} is already in use" in result.stderr
@@ -152,15 +140,7 @@ def test_up_serves_health_then_stops_leaving_no_process_behind(tmp_path: Path) -
         children = _children_of(process.pid)
         assert len(children) >= 3
 
-        second = subprocess.run(
-            [*CLI, "up", "--port", str(port)],
-            cwd=ROOT,
-            env=_env(),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        second = _run_cli("up", "--port", str(port))
         assert second.returncode == 1
         assert "already in use" in second.stderr
 

@@ -49,12 +49,12 @@ def test_stopping_the_services_leaves_no_process_behind(tmp_path: Path) -> None:
 
 def test_a_killed_launcher_takes_its_services_with_it(tmp_path: Path) -> None:
     script = (
-        "import json, sys, time\n"
+        "import json, signal\n"
         "from pathlib import Path\n"
         "from parley_dev.services import start_services\n"
         f"s = start_services(Path({str(tmp_path)!r}), environ={{}})\n"
         "print(json.dumps([x.process.pid for x in (s.postgres, s.redis, s.kafka)]), flush=True)\n"
-        "time.sleep(600)\n"
+        "signal.pause()\n"
     )
     launcher = subprocess.Popen(
         [sys.executable, "-c", script],

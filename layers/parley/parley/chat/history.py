@@ -25,7 +25,9 @@ class HistoryPage:
     next_before: int | None
 
 
-def aggregate_statuses(session: Session, message_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, int]:
+def aggregate_statuses(
+    session: Session, message_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, ReceiptStatus]:
     """Each message's least advanced receipt status (messages with no recipient are left out)."""
     ids = list(message_ids)
     if not ids:
@@ -35,7 +37,7 @@ def aggregate_statuses(session: Session, message_ids: Iterable[uuid.UUID]) -> di
         .where(Receipt.message_id.in_(ids))
         .group_by(Receipt.message_id)
     )
-    return {message_id: status for message_id, status in rows}
+    return {message_id: ReceiptStatus(status) for message_id, status in rows}
 
 
 def visible_message_view(message: Message, status: int | None) -> dict[str, Any]:

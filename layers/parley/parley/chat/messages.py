@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from parley.chat import receipts
 from parley.chat import typing as typing_indicator
 from parley.chat.context import ActionContext
+from parley.chat.history import aggregate_statuses
 from parley.chat.membership import member_ids, require_member
 from parley.chat.views import message_view
 from parley.config import get_settings
@@ -68,7 +69,7 @@ def load_for_member(
 
 
 def current_view(session: Session, message: Message) -> dict[str, Any]:
-    status = receipts.aggregate_statuses(session, [message.id]).get(message.id)
+    status = aggregate_statuses(session, [message.id]).get(message.id)
     return message_view(message, status)
 
 

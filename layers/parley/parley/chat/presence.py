@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from parley.chat import receipts
 from parley.chat.context import ActionContext, Listing
+from parley.chat.history import aggregate_statuses
 from parley.chat.views import message_view, user_view
 from parley.db.models import ChatMember, Message, Receipt, ReceiptStatus, User
 from parley.db.session import session_scope
@@ -117,7 +118,7 @@ def deliver_queued(user_id: uuid.UUID, connection_ids: Iterable[str], pusher: Pu
             .order_by(Receipt.chat_id, Receipt.seq)
             .limit(CATCH_UP_LIMIT)
         ).all()
-        statuses = receipts.aggregate_statuses(session, [message.id for message in queued])
+        statuses = aggregate_statuses(session, [message.id for message in queued])
         views = [message_view(message, statuses.get(message.id)) for message in queued]
     if not views:
         return 0

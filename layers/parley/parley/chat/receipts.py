@@ -75,21 +75,6 @@ def create_sent(session: Session, message: Message, recipient_ids: Iterable[uuid
         session.execute(Receipt.__table__.insert(), rows)
 
 
-def aggregate_statuses(
-    session: Session, message_ids: Iterable[uuid.UUID]
-) -> dict[uuid.UUID, ReceiptStatus]:
-    """The aggregate of each message; messages without recipients are absent."""
-    ids = list(message_ids)
-    if not ids:
-        return {}
-    rows = session.execute(
-        select(Receipt.message_id, func.min(Receipt.status))
-        .where(Receipt.message_id.in_(ids))
-        .group_by(Receipt.message_id)
-    ).all()
-    return {message_id: ReceiptStatus(status) for message_id, status in rows}
-
-
 def mark_delivered(
     session: Session, message_id: uuid.UUID, user_ids: Iterable[uuid.UUID]
 ) -> StatusChanges:
