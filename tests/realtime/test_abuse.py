@@ -82,6 +82,35 @@ def test_a_frame_that_is_not_an_action_object_is_a_bad_request(world: World, bod
 
 
 @pytest.mark.parametrize(
+    "body",
+    [
+        json.dumps({"action": 7, "requestId": "r1"}),
+        json.dumps({"requestId": "r1", "data": {}}),
+        json.dumps({"action": "message", "requestId": "r1", "data": "not an object"}),
+    ],
+)
+def test_an_invalid_envelope_is_answered_with_its_request_id(world: World, body: str) -> None:
+    alice = world.online(world.alice)
+
+    ack = alice.send_raw("default", "$default", body)
+
+    assert ack["code"] == "bad_request"
+    assert ack["requestId"] == "r1"
+
+
+@pytest.mark.parametrize("request_id", [7, ["r1"], "r" * 129])
+def test_an_unusable_request_id_is_answered_with_none(world: World, request_id) -> None:
+    alice = world.online(world.alice)
+
+    ack = alice.send_raw(
+        "default", "$default", json.dumps({"action": "ping", "requestId": request_id})
+    )
+
+    assert ack["code"] == "bad_request"
+    assert ack["requestId"] is None
+
+
+@pytest.mark.parametrize(
     "data",
     [
         {"chatId": "not-a-uuid", "body": "x"},
