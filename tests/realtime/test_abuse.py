@@ -167,6 +167,21 @@ def test_a_flood_of_messages_is_rate_limited_with_retry_after_and_one_event(
     assert alice.send("ping")["status"] == "ok"
 
 
+def test_ping_is_answered_when_the_action_budget_is_spent(world: World) -> None:
+    from parley.config import get_settings
+
+    alice = world.online(world.alice)
+    budget = get_settings().rate_limit_actions
+    typing = [
+        alice.send("typing", {"chatId": str(world.group)}).get("code") for _ in range(budget + 1)
+    ]
+
+    pong = alice.send("ping")
+
+    assert typing[-1] == "rate_limited"
+    assert pong["status"] == "ok" and pong["message"] == "pong"
+
+
 def test_an_unexpected_failure_is_an_internal_ack_not_a_crash(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
