@@ -215,6 +215,29 @@ def test_typing_reaches_the_other_members_at_most_once_per_interval(world: World
     assert alice.frames("typing") == []
 
 
+def test_a_stop_right_after_a_start_always_goes_out_and_reopens_the_interval(
+    world: World,
+) -> None:
+    alice = world.online(world.alice)
+    bob = world.online(world.bob)
+    chat = str(world.group)
+
+    start = alice.send("typing", {"chatId": chat})
+    stop = alice.send("typing", {"chatId": chat, "isTyping": False})
+    stop_again = alice.send("typing", {"chatId": chat, "isTyping": False})
+    restart = alice.send("typing", {"chatId": chat})
+    repeat = alice.send("typing", {"chatId": chat})
+
+    sent = [ack["message"]["sent"] for ack in (start, stop, stop_again, restart, repeat)]
+    assert sent == [True, True, True, True, False]
+    assert [frame["data"]["isTyping"] for frame in bob.frames("typing")] == [
+        True,
+        False,
+        False,
+        True,
+    ]
+
+
 def test_users_list_answers_the_users_sharing_a_chat_with_presence(world: World) -> None:
     alice = world.online(world.alice)
     world.online(world.bob)
