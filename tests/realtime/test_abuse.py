@@ -56,6 +56,30 @@ def test_every_action_on_a_chat_the_caller_is_not_in_is_refused(
     assert world.recorder.frames(alice.connection_id, "message") == []
 
 
+@pytest.mark.parametrize(
+    ("action", "data"),
+    [
+        ("message:read", lambda w, m: {"chatId": str(w.group), "messageId": m}),
+        ("message:delivered", lambda w, m: {"messageId": m}),
+        ("message:pin", lambda w, m: {"messageId": m}),
+        ("message:unpin", lambda w, m: {"messageId": m}),
+        ("message:edit", lambda w, m: {"messageId": m, "body": "mine"}),
+        ("message:delete", lambda w, m: {"messageId": m}),
+        ("message:forward", lambda w, m: {"messageId": m, "toChatId": str(w.group)}),
+    ],
+)
+def test_a_message_in_someone_elses_chat_answers_exactly_like_a_missing_one(
+    world: World, carols_message: dict, action: str, data
+) -> None:
+    alice = world.online(world.alice)
+
+    hidden = alice.send(action, data(world, carols_message["id"]), request_id="probe")
+    missing = alice.send(action, data(world, str(uuid.uuid4())), request_id="probe")
+
+    assert hidden == missing
+    assert hidden["code"] == "not_found" and hidden["message"] == "message not found"
+
+
 def test_a_body_that_is_not_json_is_a_bad_request(world: World) -> None:
     alice = world.online(world.alice)
 

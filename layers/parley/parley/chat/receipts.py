@@ -19,11 +19,11 @@ from sqlalchemy import and_, case, func, select, update
 from sqlalchemy.orm import Session
 
 from parley.chat.context import ActionContext
-from parley.chat.membership import require_member
+from parley.chat.membership import require_member, require_message_member
 from parley.db.models import ChatMember, Message, Receipt, ReceiptStatus
 from parley.events.catalog import MESSAGE_DELIVERED, MESSAGE_READ
 from parley.events.outbox import emit
-from parley.protocol.errors import NotFound
+from parley.protocol.errors import Forbidden
 from parley.protocol.frames import MessageRef, ReadUpTo, status_frame
 from parley.push import Pusher, encode
 from parley.stores import connections
@@ -120,9 +120,9 @@ def confirm_delivered(
 ) -> tuple[Message, StatusChanges]:
     """`message:delivered`: the client confirms a message reached it."""
     message = session.get(Message, message_id)
-    if message is None or (chat_id is not None and message.chat_id != chat_id):
-        raise NotFound("message not found")
-    require_member(session, message.chat_id, user_id)
+    require_message_member(session, user_id, message.chat_id if message else None, chat_id=chat_id)
+    if message.sender_id == user_id:
+        raise Forbidden("the sender of a message has no delivery to confirm")
     return message, mark_messages_delivered(session, user_id, [message_id])
 
 
@@ -132,8 +132,7 @@ def mark_read_up_to(
     """`message:read`: this message and every earlier one in the chat are read."""
     member = require_member(session, chat_id, user_id)
     message = session.get(Message, message_id)
-    if message is None or message.chat_id != chat_id:
-        raise NotFound("message not found")
+    require_message_member(session, user_id, message.chat_id if message else None, chat_id=chat_id)
     session.execute(
         update(ChatMember)
         .where(ChatMember.chat_id == chat_id, ChatMember.user_id == user_id)
