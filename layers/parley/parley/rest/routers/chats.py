@@ -51,20 +51,23 @@ def list_chats(session: SessionDep, user: CurrentUser) -> dict[str, Any]:
     },
 )
 def create_chat(
-    body: CreateChatIn, session: SessionDep, user: CurrentUser, response: Response
+    body: CreateChatIn,
+    session: SessionDep,
+    user: CurrentUser,
+    response: Response,
 ) -> dict[str, Any]:
     if body.type == "direct":
         if len(body.member_ids) != 1:
             raise BadRequest("a direct chat needs exactly one other member", field="memberIds")
         if body.is_public:
             raise BadRequest("only groups can be public", field="isPublic")
-        chat, created = chats.create_direct(session, user.id, body.member_ids[0])
-        if not created:
+        chat, joined = chats.create_direct(session, user.id, body.member_ids[0])
+        if not joined:
             response.status_code = status.HTTP_200_OK
     else:
         if body.title is None:
             raise BadRequest("a group needs a title", field="title")
-        chat = chats.create_group(
+        chat, joined = chats.create_group(
             session,
             user.id,
             title=body.title,
@@ -91,7 +94,10 @@ def get_chat(session: SessionDep, user: CurrentUser, chat_id: ChatId) -> dict[st
     responses=error_responses(401, 403, 404, 409, 413, 422),
 )
 def add_members(
-    body: AddMembersIn, session: SessionDep, user: CurrentUser, chat_id: ChatId
+    body: AddMembersIn,
+    session: SessionDep,
+    user: CurrentUser,
+    chat_id: ChatId,
 ) -> dict[str, Any]:
     chats.add_members(session, chat_id, user.id, body.user_ids)
     return chats.get_chat(session, chat_id, user.id)
