@@ -41,7 +41,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from parley.auth.tokens import InvalidToken, decode_access_token
 from parley.chat.context import ActionContext, Listing
-from parley.chat.presence import deliver_queued, users_went_offline
+from parley.chat.presence import deliver_queued, live_pusher
 from parley.config import get_settings
 from parley.db.session import session_scope
 from parley.events.catalog import RATELIMIT_EXCEEDED
@@ -90,12 +90,8 @@ class DisconnectEvent(APIGatewayWebSocketDisconnectEventModel):
 
 
 def _pusher(domain_name: str, stage: str) -> Pusher:
-    """A pusher for the API that sent the event; a 410 on a user's last connection
-    takes that user offline (bounded: each 410 removes a connection)."""
-    return Pusher(
-        endpoint_url(domain_name, stage),
-        on_offline=lambda users: users_went_offline(users, _pusher(domain_name, stage)),
-    )
+    """A pusher for the API that sent the event."""
+    return live_pusher(endpoint_url(domain_name, stage))
 
 
 def _observed(handler: Callable[[dict, Any], dict]) -> Callable[[dict, Any], dict]:
