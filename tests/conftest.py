@@ -95,6 +95,7 @@ def clean_state(stack: dict[str, str]) -> Iterator[None]:
 @pytest.fixture(scope="session")
 def gateway_server(stack: dict[str, str]) -> Iterator[object]:
     """The dev gateway over the real template.yaml, on a free port."""
+    from parley.config import get_settings
     from parley_dev.gateway import GatewayOptions, GatewayServer, create_app
 
     # Consumers and the relay schedule stay off here: between tests the
@@ -102,8 +103,16 @@ def gateway_server(stack: dict[str, str]) -> Iterator[object]:
     # tested in tests/gateway; the consumers themselves in tests/events_pipeline.
     options = GatewayOptions(run_event_sources=False, run_schedules=False)
     app = create_app(ROOT / "template.yaml", options=options, web_dir=ROOT / "web")
-    with GatewayServer(app) as server:
-        yield server
+    server = GatewayServer(app)
+    # REST pushes frames through this gateway's @connections, as `parley-dev up` sets it.
+    os.environ["WEBSOCKET_CONNECTIONS_URL"] = f"{server.url}/ws"
+    get_settings.cache_clear()
+    try:
+        with server:
+            yield server
+    finally:
+        os.environ.pop("WEBSOCKET_CONNECTIONS_URL", None)
+        get_settings.cache_clear()
 
 
 @pytest.fixture(scope="session")

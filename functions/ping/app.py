@@ -1,4 +1,5 @@
 from parley.chat.presence import ping
 from parley.ws import websocket_route
 
-handler = websocket_route(ping)
+# Keepalives are never refused: a busy typist must not lose the connection.
+handler = websocket_route(ping, rate_class=None)

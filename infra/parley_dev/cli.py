@@ -95,6 +95,9 @@ def cmd_up(args: argparse.Namespace) -> int:
             log_events=args.log_events,
             schedule_rate_override_seconds=args.schedule_every,
         )
+        # REST pushes frames (chat:member) through the gateway's @connections;
+        # set before the app applies the template's variables, so this one wins.
+        os.environ["WEBSOCKET_CONNECTIONS_URL"] = f"http://{host}:{port}/{STAGE}"
         app = create_app(TEMPLATE, options=options, web_dir=WEB_DIR)
         base = f"http://{host}:{port}"
         print(

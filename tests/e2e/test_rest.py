@@ -8,6 +8,8 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
+from tests.e2e.conftest import Chatters
+
 
 @pytest.fixture
 def api(gateway_url: str) -> httpx.Client:
@@ -79,3 +81,28 @@ def test_a_refused_websocket_handshake_is_a_401(gateway_url: str) -> None:
         connect(ws_url).close()
 
     assert "401" in str(refused.value)
+
+
+def test_a_group_created_over_rest_reaches_its_members_live_connections(
+    api: httpx.Client, chatters: Chatters
+) -> None:
+    from parley.auth.tokens import issue_token
+
+    bob = chatters.open(chatters.bob)
+    as_alice = {"Authorization": f"Bearer {issue_token(chatters.alice)[0]}"}
+
+    created = api.post(
+        "/chats",
+        json={"type": "group", "title": "Launch", "memberIds": [str(chatters.bob)]},
+        headers=as_alice,
+    )
+
+    assert created.status_code == 201, created.text
+    chat_id = created.json()["id"]
+    joined = bob.wait_for("chat:member", lambda data: data["chatId"] == chat_id)
+    assert joined == {
+        "chatId": chat_id,
+        "userId": str(chatters.bob),
+        "event": "joined",
+        "by": str(chatters.alice),
+    }

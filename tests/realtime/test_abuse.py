@@ -56,6 +56,30 @@ def test_every_action_on_a_chat_the_caller_is_not_in_is_refused(
     assert world.recorder.frames(alice.connection_id, "message") == []
 
 
+@pytest.mark.parametrize(
+    ("action", "data"),
+    [
+        ("message:read", lambda w, m: {"chatId": str(w.group), "messageId": m}),
+        ("message:delivered", lambda w, m: {"messageId": m}),
+        ("message:pin", lambda w, m: {"messageId": m}),
+        ("message:unpin", lambda w, m: {"messageId": m}),
+        ("message:edit", lambda w, m: {"messageId": m, "body": "mine"}),
+        ("message:delete", lambda w, m: {"messageId": m}),
+        ("message:forward", lambda w, m: {"messageId": m, "toChatId": str(w.group)}),
+    ],
+)
+def test_a_message_in_someone_elses_chat_answers_exactly_like_a_missing_one(
+    world: World, carols_message: dict, action: str, data
+) -> None:
+    alice = world.online(world.alice)
+
+    hidden = alice.send(action, data(world, carols_message["id"]), request_id="probe")
+    missing = alice.send(action, data(world, str(uuid.uuid4())), request_id="probe")
+
+    assert hidden == missing
+    assert hidden["code"] == "not_found" and hidden["message"] == "message not found"
+
+
 def test_a_body_that_is_not_json_is_a_bad_request(world: World) -> None:
     alice = world.online(world.alice)
 
@@ -79,6 +103,35 @@ def test_a_frame_that_is_not_an_action_object_is_a_bad_request(world: World, bod
     ack = alice.send_raw("default", "$default", body)
 
     assert ack["code"] == "bad_request"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        json.dumps({"action": 7, "requestId": "r1"}),
+        json.dumps({"requestId": "r1", "data": {}}),
+        json.dumps({"action": "message", "requestId": "r1", "data": "not an object"}),
+    ],
+)
+def test_an_invalid_envelope_is_answered_with_its_request_id(world: World, body: str) -> None:
+    alice = world.online(world.alice)
+
+    ack = alice.send_raw("default", "$default", body)
+
+    assert ack["code"] == "bad_request"
+    assert ack["requestId"] == "r1"
+
+
+@pytest.mark.parametrize("request_id", [7, ["r1"], "r" * 129])
+def test_an_unusable_request_id_is_answered_with_none(world: World, request_id) -> None:
+    alice = world.online(world.alice)
+
+    ack = alice.send_raw(
+        "default", "$default", json.dumps({"action": "ping", "requestId": request_id})
+    )
+
+    assert ack["code"] == "bad_request"
+    assert ack["requestId"] is None
 
 
 @pytest.mark.parametrize(
@@ -136,6 +189,21 @@ def test_a_flood_of_messages_is_rate_limited_with_retry_after_and_one_event(
     assert outbox_types().count("ratelimit.exceeded") == 1
     # Other action classes have their own budget.
     assert alice.send("ping")["status"] == "ok"
+
+
+def test_ping_is_answered_when_the_action_budget_is_spent(world: World) -> None:
+    from parley.config import get_settings
+
+    alice = world.online(world.alice)
+    budget = get_settings().rate_limit_actions
+    typing = [
+        alice.send("typing", {"chatId": str(world.group)}).get("code") for _ in range(budget + 1)
+    ]
+
+    pong = alice.send("ping")
+
+    assert typing[-1] == "rate_limited"
+    assert pong["status"] == "ok" and pong["message"] == "pong"
 
 
 def test_an_unexpected_failure_is_an_internal_ack_not_a_crash(

@@ -198,6 +198,124 @@ def test_after_leaving_a_chat_sending_to_it_is_refused(world: World) -> None:
     assert "chat.member.left" in outbox_types()
 
 
+def _add_to_group(world: World, user_id: uuid.UUID) -> None:
+    from parley.db.models import ChatMember
+    from parley.db.session import session_scope
+
+    with session_scope() as session:
+        session.add(ChatMember(chat_id=world.group, user_id=user_id))
+
+
+def _connected_without_catch_up(world: World, user_id: uuid.UUID) -> Client:
+    """A live connection whose queued messages stay queued (SENT)."""
+    from parley.stores.client import get_redis
+
+    client = world.connect(user_id)
+    get_redis().delete(f"conn:{client.connection_id}:catchup")
+    return client
+
+
+def test_leaving_with_the_last_pending_receipt_tells_the_sender_the_new_aggregate(
+    world: World,
+) -> None:
+    from parley.db.models import Receipt
+    from parley.db.session import session_scope
+
+    _add_to_group(world, world.carol)
+    alice = world.online(world.alice)
+    world.online(world.bob)
+    sent = alice.send("message", {"chatId": str(world.group), "body": "all of you"})["message"]
+    assert sent["status"] == "SENT"  # bob has it, carol is away
+    carol = _connected_without_catch_up(world, world.carol)
+
+    ack = carol.send("chat:leave", {"chatId": str(world.group)})
+
+    assert ack["status"] == "ok"
+    aggregates = [f["data"] for f in alice.frames("message:status") if f["data"].get("aggregate")]
+    assert aggregates == [
+        {
+            "messageId": sent["id"],
+            "chatId": str(world.group),
+            "status": "DELIVERED",
+            "aggregate": True,
+        }
+    ]
+    with session_scope() as session:
+        assert session.get(Receipt, (uuid.UUID(sent["id"]), world.carol)) is None
+
+
+def test_leaving_when_others_still_wait_tells_the_sender_nothing_about_statuses(
+    world: World,
+) -> None:
+    _add_to_group(world, world.carol)
+    alice = world.online(world.alice)
+    alice.send("message", {"chatId": str(world.group), "body": "nobody is here"})
+    carol = _connected_without_catch_up(world, world.carol)
+
+    carol.send("chat:leave", {"chatId": str(world.group)})
+
+    assert alice.frames("message:status") == []  # bob still has it pending: SENT as before
+    assert alice.frames("chat:member")[-1]["data"]["event"] == "left"
+
+
+def test_when_the_last_admin_leaves_over_the_websocket_the_longest_standing_member_is_promoted(
+    world: World,
+) -> None:
+    from parley.db.models import ChatMember, MemberRole
+    from parley.db.session import session_scope
+
+    with session_scope() as session:
+        session.execute(
+            update(ChatMember)
+            .where(ChatMember.chat_id == world.group, ChatMember.user_id == world.alice)
+            .values(role=MemberRole.ADMIN.value)
+        )
+    alice = world.online(world.alice)
+
+    ack = alice.send("chat:leave", {"chatId": str(world.group)})
+
+    assert ack["status"] == "ok"
+    with session_scope() as session:
+        assert session.get(ChatMember, (world.group, world.bob)).role == MemberRole.ADMIN.value
+    [left] = [event for event in _outbox("chat.member.left")]
+    assert left == {
+        "chatId": str(world.group),
+        "userId": str(world.alice),
+        "by": str(world.alice),
+        "reason": "left",
+    }
+
+
+def test_a_direct_chat_cannot_be_left(world: World) -> None:
+    from parley.db.models import Chat, ChatMember, ChatType
+    from parley.db.session import session_scope
+
+    direct = uuid.uuid4()
+    with session_scope() as session:
+        session.add(Chat(id=direct, type=ChatType.DIRECT.value, direct_key="a:b"))
+        session.flush()
+        session.add_all(ChatMember(chat_id=direct, user_id=u) for u in (world.alice, world.bob))
+    alice = world.online(world.alice)
+
+    ack = alice.send("chat:leave", {"chatId": str(direct)})
+
+    assert ack["code"] == "forbidden"
+    assert "chat.member.left" not in outbox_types()
+
+
+def _outbox(event_type: str) -> list[dict]:
+    from sqlalchemy import select
+
+    from parley.db.models import OutboxEvent
+    from parley.db.session import session_scope
+
+    with session_scope() as session:
+        rows = session.scalars(
+            select(OutboxEvent).where(OutboxEvent.topic == event_type).order_by(OutboxEvent.id)
+        )
+        return [row.payload["data"] for row in rows]
+
+
 def test_typing_reaches_the_other_members_at_most_once_per_interval(world: World) -> None:
     alice = world.online(world.alice)
     bob = world.online(world.bob)
@@ -213,6 +331,29 @@ def test_typing_reaches_the_other_members_at_most_once_per_interval(world: World
         }
     ]
     assert alice.frames("typing") == []
+
+
+def test_a_stop_right_after_a_start_always_goes_out_and_reopens_the_interval(
+    world: World,
+) -> None:
+    alice = world.online(world.alice)
+    bob = world.online(world.bob)
+    chat = str(world.group)
+
+    start = alice.send("typing", {"chatId": chat})
+    stop = alice.send("typing", {"chatId": chat, "isTyping": False})
+    stop_again = alice.send("typing", {"chatId": chat, "isTyping": False})
+    restart = alice.send("typing", {"chatId": chat})
+    repeat = alice.send("typing", {"chatId": chat})
+
+    sent = [ack["message"]["sent"] for ack in (start, stop, stop_again, restart, repeat)]
+    assert sent == [True, True, True, True, False]
+    assert [frame["data"]["isTyping"] for frame in bob.frames("typing")] == [
+        True,
+        False,
+        False,
+        True,
+    ]
 
 
 def test_users_list_answers_the_users_sharing_a_chat_with_presence(world: World) -> None:

@@ -85,6 +85,41 @@ def test_connect_accepts_the_token_as_a_subprotocol_and_selects_the_named_one(
     assert connections.get(connection_id).user_id == world.alice
 
 
+def test_connect_refuses_a_token_offered_as_the_only_subprotocol_with_401(world: World) -> None:
+    from parley.stores import connections
+
+    connection_id = new_connection_id()
+    token = world.token(world.alice)
+
+    response = invoke(
+        "connect", connect_event(connection_id, headers={"Sec-WebSocket-Protocol": token})
+    )
+
+    assert response["statusCode"] == 401
+    assert token not in str(response)
+    assert connections.get(connection_id) is None
+
+
+def test_connect_with_the_token_in_the_query_never_echoes_an_offered_token(world: World) -> None:
+    token = world.token(world.alice)
+
+    named = invoke(
+        "connect",
+        connect_event(
+            new_connection_id(), token=token, headers={"Sec-WebSocket-Protocol": f"{token}, parley"}
+        ),
+    )
+    token_only = invoke(
+        "connect",
+        connect_event(new_connection_id(), token=token, headers={"Sec-WebSocket-Protocol": token}),
+    )
+
+    assert named["statusCode"] == 200
+    assert named["headers"] == {"Sec-WebSocket-Protocol": "parley"}
+    assert token_only["statusCode"] == 200
+    assert token not in str(token_only)
+
+
 def test_connect_from_an_origin_outside_the_allowlist_is_refused_with_403(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 from sqlalchemy import func, select
 
 from tests.realtime.conftest import World, outbox_types
@@ -227,6 +228,47 @@ def test_delivered_confirmation_from_the_client_moves_sent_to_delivered_once(
 
     assert first["message"]["changed"] == 1 and again["message"]["changed"] == 0
     assert outbox_types().count("message.delivered") == 1
+
+
+def test_the_sender_cannot_confirm_delivery_of_their_own_message(world: World) -> None:
+    alice = world.online(world.alice)
+    sent = alice.send("message", {"chatId": str(world.group), "body": "mine"})["message"]
+    events_before = outbox_types()
+
+    ack = alice.send("message:delivered", {"messageId": sent["id"]})
+
+    assert ack["status"] == "error" and ack["code"] == "forbidden"
+    assert "sender" in ack["message"]
+    assert outbox_types() == events_before
+
+
+@pytest.mark.parametrize("action", ["message:delivered", "message:read"])
+def test_a_message_outside_the_given_chat_is_not_found_even_in_a_chat_of_the_caller(
+    world: World, action: str
+) -> None:
+    alice = world.online(world.alice)
+    bob = world.online(world.bob)
+    sent = alice.send("message", {"chatId": str(world.group), "body": "team only"})["message"]
+    events_before = outbox_types()
+
+    ack = bob.send(action, {"chatId": str(world.public), "messageId": sent["id"]})
+
+    assert ack["status"] == "error" and ack["code"] == "not_found"
+    assert ack["message"] == "message not found"
+    assert outbox_types() == events_before
+
+
+def test_reading_up_to_ones_own_message_reads_what_came_before_it(world: World) -> None:
+    alice = world.online(world.alice)
+    bob = world.online(world.bob)
+    from_alice = alice.send("message", {"chatId": str(world.group), "body": "hi"})["message"]
+    reply = bob.send("message", {"chatId": str(world.group), "body": "hello"})["message"]
+
+    ack = bob.send("message:read", {"chatId": str(world.group), "messageId": reply["id"]})
+
+    assert ack["status"] == "ok" and ack["message"]["changed"] == 1
+    read = [f["data"] for f in alice.frames("message:status") if f["data"]["status"] == "READ"]
+    assert {f["messageId"] for f in read} == {from_alice["id"]}
 
 
 def test_the_sent_message_lands_in_the_message_cache(world: World) -> None:

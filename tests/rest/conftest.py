@@ -6,7 +6,7 @@ import base64
 import itertools
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from parley_dev.cli import lambda_context, load_function
+from tests.realtime.conftest import ConnectionsRecorder, new_connection_id
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 API_HOST = "abcdef1234.execute-api.us-east-1.amazonaws.com"
@@ -263,3 +264,59 @@ def seed_messages(
             ids.append(message.id)
         chat.last_message_at = datetime.now(UTC)
     return ids
+
+
+# --- live WebSocket connections, for the frames REST changes push --------------
+
+CONNECTIONS_URL = "https://wsapi12345.execute-api.us-east-1.amazonaws.com/ws"
+
+
+@dataclass
+class LiveConnections:
+    """Users' WebSocket connections as Redis knows them; @connections is a recorder."""
+
+    recorder: ConnectionsRecorder
+
+    def open(self, user_id: uuid.UUID) -> str:
+        import time
+
+        from parley.stores import connections
+
+        connection_id = new_connection_id()
+        connections.add(connections.Connection(connection_id, user_id, time.time()))
+        return connection_id
+
+    def frames(self, connection_id: str, frame_type: str | None = None) -> list[dict[str, Any]]:
+        return [frame["data"] for frame in self.recorder.frames(connection_id, frame_type)]
+
+
+def _live(monkeypatch: pytest.MonkeyPatch, url: str | None) -> Iterator[LiveConnections]:
+    import parley.push
+    from parley.config import get_settings
+
+    recording = ConnectionsRecorder()
+
+    def client_for(endpoint: str) -> ConnectionsRecorder:
+        recording.endpoints.add(endpoint)
+        return recording
+
+    monkeypatch.setattr(parley.push, "management_client", client_for)
+    if url is None:
+        monkeypatch.delenv("WEBSOCKET_CONNECTIONS_URL", raising=False)
+    else:
+        monkeypatch.setenv("WEBSOCKET_CONNECTIONS_URL", url)
+    get_settings.cache_clear()
+    yield LiveConnections(recording)
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def live(monkeypatch: pytest.MonkeyPatch) -> Iterator[LiveConnections]:
+    """WEBSOCKET_CONNECTIONS_URL set, as template.yaml sets it on AWS."""
+    yield from _live(monkeypatch, CONNECTIONS_URL)
+
+
+@pytest.fixture
+def live_without_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[LiveConnections]:
+    """WEBSOCKET_CONNECTIONS_URL unset."""
+    yield from _live(monkeypatch, None)

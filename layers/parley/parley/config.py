@@ -79,6 +79,11 @@ class Settings(BaseSettings):
     database_secret_arn: str | None = None
     database_host: str | None = None
 
+    # Pushing frames without a WebSocket event at hand (REST membership changes):
+    # the @connections endpoint, https://{api}.execute-api.{region}.amazonaws.com/{stage}
+    # on AWS, http://HOST:PORT/ws on the dev gateway. Unset: REST pushes nothing.
+    websocket_connections_url: str | None = None
+
     # Observability (Powertools reads its own POWERTOOLS_* variables too)
     log_level: str = "INFO"
     service_name: str = "parley"

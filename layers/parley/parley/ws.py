@@ -41,7 +41,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from parley.auth.tokens import InvalidToken, decode_access_token
 from parley.chat.context import ActionContext, Listing
-from parley.chat.presence import deliver_queued, users_went_offline
+from parley.chat.presence import deliver_queued, live_pusher
 from parley.config import get_settings
 from parley.db.session import session_scope
 from parley.events.catalog import RATELIMIT_EXCEEDED
@@ -55,7 +55,14 @@ from parley.protocol.errors import (
     TooLarge,
     Unauthorized,
 )
-from parley.protocol.frames import ClientFrame, NoData, error_ack, ok_ack
+from parley.protocol.frames import (
+    REQUEST_ID_MAX_CHARS,
+    SUBPROTOCOL,
+    ClientFrame,
+    NoData,
+    error_ack,
+    ok_ack,
+)
 from parley.push import Pusher, endpoint_url
 from parley.stores import connections, ratelimit
 from parley.stores.client import get_redis
@@ -83,12 +90,8 @@ class DisconnectEvent(APIGatewayWebSocketDisconnectEventModel):
 
 
 def _pusher(domain_name: str, stage: str) -> Pusher:
-    """A pusher for the API that sent the event; a 410 on a user's last connection
-    takes that user offline (bounded: each 410 removes a connection)."""
-    return Pusher(
-        endpoint_url(domain_name, stage),
-        on_offline=lambda users: users_went_offline(users, _pusher(domain_name, stage)),
-    )
+    """A pusher for the API that sent the event."""
+    return live_pusher(endpoint_url(domain_name, stage))
 
 
 def _observed(handler: Callable[[dict, Any], dict]) -> Callable[[dict, Any], dict]:
@@ -129,8 +132,10 @@ def _answer(
             # Not a shape API Gateway sends: a wiring fault, not the client's.
             logger.error("unexpected event shape", extra={"errors": error.errors()})
             raise
-        frame = _parse_frame(ws_event.body)
-        request_id = frame.request_id
+        raw = _read_frame(ws_event.body)
+        # Known before the envelope is validated, so that even its error ack can be matched.
+        request_id = _request_id_of(raw)
+        frame = _parse_envelope(raw)
         context = ws_event.request_context
         logger.append_keys(action=frame.action, connectionId=context.connection_id)
         pusher = _pusher(context.domain_name, context.stage)
@@ -160,7 +165,7 @@ def _answer(
         return error_ack(request_id, ErrorCode.INTERNAL, "internal error")
 
 
-def _parse_frame(body: Any) -> ClientFrame:
+def _read_frame(body: Any) -> dict[str, Any]:
     if not isinstance(body, str) or not body:
         raise BadRequest("empty frame")
     try:
@@ -169,6 +174,18 @@ def _parse_frame(body: Any) -> ClientFrame:
         raise BadRequest("frame is not JSON") from error
     if not isinstance(raw, dict):
         raise BadRequest("frame must be a JSON object")
+    return raw
+
+
+def _request_id_of(raw: dict[str, Any]) -> str | None:
+    """The frame's `requestId` when it is a usable one, whatever else is wrong with the frame."""
+    request_id = raw.get("requestId")
+    if isinstance(request_id, str) and len(request_id) <= REQUEST_ID_MAX_CHARS:
+        return request_id
+    return None
+
+
+def _parse_envelope(raw: dict[str, Any]) -> ClientFrame:
     try:
         return ClientFrame.model_validate(raw)
     except ValidationError as error:
@@ -330,18 +347,21 @@ def _origin_allowed(origin: str | None) -> bool:
 
 
 def _token_of(connect: ConnectEvent, headers: dict[str, str]) -> tuple[str | None, str | None]:
-    """The access token and the subprotocol to select, if it came as one."""
+    """The access token and the subprotocol to select.
+
+    The token may come as a subprotocol only next to the name `parley`, which
+    is what gets selected: the handshake's response echoes the selected
+    subprotocol, and a token must never travel back in a response header.
+    """
+    offered = _offered_protocols(headers)
+    named = SUBPROTOCOL if SUBPROTOCOL in offered else None
     query = connect.query_string_parameters or {}
     if query.get("token"):
-        offered = _offered_protocols(headers)
-        return query["token"], offered[0] if offered else None
-    offered = _offered_protocols(headers)
-    names = [protocol for protocol in offered if "." not in protocol]
+        return query["token"], named
     tokens = [protocol for protocol in offered if protocol.count(".") == 2]
-    if not tokens:
+    if named is None or not tokens:
         return None, None
-    # Echo a named protocol when one was offered; a token-only offer is echoed as is.
-    return tokens[0], names[0] if names else tokens[0]
+    return tokens[0], named
 
 
 def _offered_protocols(headers: dict[str, str]) -> list[str]:

@@ -2,7 +2,8 @@
 
 A direct chat joins exactly two users, once per pair (`Chat.direct_key`).
 A group has a title, 2-256 members and at least one admin; its creator is
-the first admin. Every change writes its event in the same transaction.
+the first admin. Every change writes its event in the same transaction and
+returns the `MemberChange`s to announce to live connections once committed.
 """
 
 from __future__ import annotations
@@ -10,14 +11,16 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from parley.chat import receipts
 from parley.chat.history import aggregate_statuses, visible_message_view
-from parley.chat.membership import require_member
+from parley.chat.membership import member_ids, require_member
 from parley.chat.views import chat_view, user_view
 from parley.db.models import (
     Chat,
@@ -32,11 +35,36 @@ from parley.db.models import (
 from parley.events.catalog import CHAT_CREATED, CHAT_MEMBER_JOINED, CHAT_MEMBER_LEFT
 from parley.events.outbox import emit
 from parley.protocol.errors import BadRequest, Conflict, Forbidden, NotFound
+from parley.protocol.frames import chat_member_frame
+from parley.push import Pusher
 from parley.stores import presence
 
 GROUP_MIN_MEMBERS = 2
 GROUP_MAX_MEMBERS = 256
 TITLE_MAX = 128
+
+
+@dataclass(frozen=True)
+class MemberChange:
+    """Someone joined or left a chat, and who is to hear it (`chat:member`) after the commit."""
+
+    chat_id: uuid.UUID
+    user_id: uuid.UUID
+    event: Literal["joined", "left"]
+    by: uuid.UUID
+    audience: frozenset[uuid.UUID]
+    # A leave can move aggregates (its pending receipts go): the senders hear those.
+    status_changes: receipts.StatusChanges = field(default_factory=receipts.StatusChanges)
+
+
+def announce(
+    pusher: Pusher, changes: Iterable[MemberChange], *, exclude_connection: str | None = None
+) -> None:
+    """Push each change to its audience's live connections, then what it did to statuses."""
+    for change in changes:
+        frame = chat_member_frame(change.chat_id, change.user_id, change.event, change.by)
+        pusher.to_users(change.audience, frame, exclude_connection=exclude_connection)
+        receipts.notify_senders(pusher, change.status_changes)
 
 
 def direct_key(first: uuid.UUID, second: uuid.UUID) -> str:
@@ -47,15 +75,15 @@ def direct_key(first: uuid.UUID, second: uuid.UUID) -> str:
 
 def create_direct(
     session: Session, creator_id: uuid.UUID, other_id: uuid.UUID
-) -> tuple[Chat, bool]:
-    """The pair's direct chat; created is False when it existed already."""
+) -> tuple[Chat, list[MemberChange]]:
+    """The pair's direct chat and who joined it: nobody when it existed already."""
     if other_id == creator_id:
         raise BadRequest("a direct chat needs one other member", field="memberIds")
     _require_users(session, [other_id])
     key = direct_key(creator_id, other_id)
     existing = session.scalars(select(Chat).where(Chat.direct_key == key)).first()
     if existing is not None:
-        return existing, False
+        return existing, []
     chat = Chat(id=uuid.uuid4(), type=ChatType.DIRECT.value, direct_key=key, created_by=creator_id)
     try:
         # Both users may open the chat at the same moment: one insert wins at
@@ -64,7 +92,7 @@ def create_direct(
             session.add(chat)
             session.flush()
     except IntegrityError:
-        return session.scalars(select(Chat).where(Chat.direct_key == key)).one(), False
+        return session.scalars(select(Chat).where(Chat.direct_key == key)).one(), []
     members = [creator_id, other_id]
     session.add_all(
         ChatMember(chat_id=chat.id, user_id=user_id, role=MemberRole.MEMBER.value)
@@ -73,7 +101,7 @@ def create_direct(
     session.flush()
     session.refresh(chat)
     _emit_created(session, chat, members)
-    return chat, True
+    return chat, _arrivals(chat.id, members, creator_id)
 
 
 def create_group(
@@ -83,7 +111,7 @@ def create_group(
     title: str,
     member_ids: Iterable[uuid.UUID],
     is_public: bool = False,
-) -> Chat:
+) -> tuple[Chat, list[MemberChange]]:
     title = title.strip()
     if not title:
         raise BadRequest("a group needs a title", field="title")
@@ -114,7 +142,7 @@ def create_group(
     session.flush()
     session.refresh(chat)
     _emit_created(session, chat, members)
-    return chat
+    return chat, _arrivals(chat.id, members, creator_id)
 
 
 def list_chats(session: Session, viewer_id: uuid.UUID) -> list[dict[str, Any]]:
@@ -140,8 +168,8 @@ def get_chat(session: Session, chat_id: uuid.UUID, viewer_id: uuid.UUID) -> dict
 
 def add_members(
     session: Session, chat_id: uuid.UUID, actor_id: uuid.UUID, user_ids: Iterable[uuid.UUID]
-) -> list[uuid.UUID]:
-    """Add users to a group (admins only); returns those who were not members yet."""
+) -> list[MemberChange]:
+    """Add users to a group (admins only): one change per user who was not a member yet."""
     actor = require_member(session, chat_id, actor_id)
     chat = _lock_group(session, chat_id)
     if actor.role != MemberRole.ADMIN.value:
@@ -167,23 +195,41 @@ def add_members(
                 "by": str(actor_id),
             },
         )
-    return added
+    everyone = frozenset(current) | frozenset(added)
+    return [MemberChange(chat.id, user_id, "joined", actor_id, everyone) for user_id in added]
 
 
 def remove_member(
     session: Session, chat_id: uuid.UUID, actor_id: uuid.UUID, user_id: uuid.UUID
-) -> None:
+) -> MemberChange:
     """Remove a member from a group: an admin removes anyone, a member only themselves."""
     actor = require_member(session, chat_id, actor_id)
-    chat = _lock_group(session, chat_id)
+    _lock_group(session, chat_id)
     if user_id != actor_id and actor.role != MemberRole.ADMIN.value:
         raise Forbidden("only a group's admins may remove other members")
-    target = session.get(ChatMember, (chat_id, user_id))
-    if target is None:
+    return member_leaves(session, chat_id, user_id, by=actor_id)
+
+
+def member_leaves(
+    session: Session, chat_id: uuid.UUID, user_id: uuid.UUID, *, by: uuid.UUID
+) -> MemberChange:
+    """A member leaves a group (by themselves or removed by `by`), over REST or the WebSocket.
+
+    Under the chat's row lock: the membership goes, the group keeps an admin,
+    and what still queued for the leaver in the chat is withdrawn. Everyone
+    who was a member before, the leaver included, is to hear of it.
+    """
+    chat = _lock_group(session, chat_id)
+    audience = frozenset(member_ids(session, chat.id))
+    gone = session.execute(
+        delete(ChatMember)
+        .where(ChatMember.chat_id == chat.id, ChatMember.user_id == user_id)
+        .returning(ChatMember.user_id)
+    ).first()
+    if gone is None:
         raise NotFound("not a member of this chat")
-    session.delete(target)
-    session.flush()
     _keep_an_admin(session, chat.id)
+    status_changes = receipts.withdraw_pending(session, chat.id, user_id)
     emit(
         session,
         CHAT_MEMBER_LEFT,
@@ -191,10 +237,11 @@ def remove_member(
         {
             "chatId": str(chat.id),
             "userId": str(user_id),
-            "by": str(actor_id),
-            "reason": "left" if user_id == actor_id else "removed",
+            "by": str(by),
+            "reason": "left" if user_id == by else "removed",
         },
     )
+    return MemberChange(chat.id, user_id, "left", by, audience, status_changes)
 
 
 def summaries(session: Session, viewer_id: uuid.UUID, chats: Sequence[Chat]) -> list[dict]:
@@ -263,6 +310,16 @@ def _emit_created(session: Session, chat: Chat, member_ids: list[uuid.UUID]) -> 
             "memberIds": [str(user_id) for user_id in member_ids],
         },
     )
+
+
+def _arrivals(
+    chat_id: uuid.UUID, members: Iterable[uuid.UUID], creator_id: uuid.UUID
+) -> list[MemberChange]:
+    """A new chat: each member hears of their own arrival (one frame each, not one per pair)."""
+    return [
+        MemberChange(chat_id, user_id, "joined", creator_id, frozenset({user_id}))
+        for user_id in members
+    ]
 
 
 def _lock_group(session: Session, chat_id: uuid.UUID) -> Chat:

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
+from parley.chat.chats import MemberChange, announce, member_leaves
 from parley.chat.context import ActionContext
 from parley.chat.membership import member_ids, require_member
 from parley.chat.views import chat_view
-from parley.db.models import Chat, ChatMember, ChatType, MemberRole, Receipt, ReceiptStatus
-from parley.events.catalog import CHAT_MEMBER_JOINED, CHAT_MEMBER_LEFT
+from parley.db.models import Chat, ChatMember, ChatType, MemberRole
+from parley.events.catalog import CHAT_MEMBER_JOINED
 from parley.events.outbox import emit
-from parley.protocol.errors import Forbidden, NotFound
-from parley.protocol.frames import ChatRef, chat_member_frame
+from parley.protocol.errors import NotFound
+from parley.protocol.frames import ChatRef
 
 
 def join_chat(ctx: ActionContext, data: ChatRef) -> dict[str, Any]:
@@ -42,10 +43,10 @@ def join_chat(ctx: ActionContext, data: ChatRef) -> dict[str, Any]:
             chat.id,
             {"chatId": str(chat.id), "userId": str(ctx.user_id), "by": str(ctx.user_id)},
         )
-        members = member_ids(ctx.session, chat.id)
-        joined = chat_member_frame(chat.id, ctx.user_id, "joined", ctx.user_id)
+        members = frozenset(member_ids(ctx.session, chat.id))
+        change = MemberChange(chat.id, ctx.user_id, "joined", ctx.user_id, members)
         ctx.after_commit(
-            lambda: ctx.pusher.to_users(members, joined, exclude_connection=ctx.connection_id)
+            lambda: announce(ctx.pusher, [change], exclude_connection=ctx.connection_id)
         )
     return chat_view(chat)
 
@@ -53,31 +54,7 @@ def join_chat(ctx: ActionContext, data: ChatRef) -> dict[str, Any]:
 def leave_chat(ctx: ActionContext, data: ChatRef) -> dict[str, Any]:
     """`chat:leave`: a group the caller is in; afterwards the chat is closed to them."""
     require_member(ctx.session, data.chat_id, ctx.user_id)
+    change = member_leaves(ctx.session, data.chat_id, ctx.user_id, by=ctx.user_id)
     chat = ctx.session.get(Chat, data.chat_id)
-    if chat is None:
-        raise NotFound("chat not found")
-    if chat.type == ChatType.DIRECT.value:
-        raise Forbidden("a direct chat cannot be left")
-    members = member_ids(ctx.session, chat.id)
-    ctx.session.execute(
-        delete(ChatMember).where(ChatMember.chat_id == chat.id, ChatMember.user_id == ctx.user_id)
-    )
-    # What queued for the leaver in this chat is no longer theirs to receive.
-    ctx.session.execute(
-        delete(Receipt).where(
-            Receipt.chat_id == chat.id,
-            Receipt.user_id == ctx.user_id,
-            Receipt.status == ReceiptStatus.SENT.value,
-        )
-    )
-    emit(
-        ctx.session,
-        CHAT_MEMBER_LEFT,
-        chat.id,
-        {"chatId": str(chat.id), "userId": str(ctx.user_id), "by": str(ctx.user_id)},
-    )
-    left = chat_member_frame(chat.id, ctx.user_id, "left", ctx.user_id)
-    ctx.after_commit(
-        lambda: ctx.pusher.to_users(members, left, exclude_connection=ctx.connection_id)
-    )
+    ctx.after_commit(lambda: announce(ctx.pusher, [change], exclude_connection=ctx.connection_id))
     return {**chat_view(chat), "left": True}

@@ -1,4 +1,4 @@
-"""Who may touch a chat: every action checks membership first (DESIGN §6)."""
+"""Who may touch a chat or its messages: every action checks membership first (DESIGN §6)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,30 @@ def require_member(session: Session, chat_id: uuid.UUID, user_id: uuid.UUID) -> 
     if member is None:
         raise NotFound("chat not found")
     return member
+
+
+def require_message_member(
+    session: Session,
+    user_id: uuid.UUID,
+    message_chat_id: uuid.UUID | None,
+    *,
+    chat_id: uuid.UUID | None = None,
+) -> None:
+    """NotFound unless the message (in `message_chat_id`; None when it does not exist)
+    is in a chat the caller is in, and in `chat_id` when one is given.
+
+    Every case answers the same, so message ids cannot be probed either.
+    """
+    if (
+        message_chat_id is None
+        or (chat_id is not None and message_chat_id != chat_id)
+        or not is_member(session, message_chat_id, user_id)
+    ):
+        raise NotFound("message not found")
+
+
+def is_member(session: Session, chat_id: uuid.UUID, user_id: uuid.UUID) -> bool:
+    return session.get(ChatMember, (chat_id, user_id)) is not None
 
 
 def member_ids(session: Session, chat_id: uuid.UUID) -> set[uuid.UUID]:

@@ -22,7 +22,7 @@ from parley.chat import receipts
 from parley.chat import typing as typing_indicator
 from parley.chat.context import ActionContext
 from parley.chat.history import aggregate_statuses
-from parley.chat.membership import member_ids, require_member
+from parley.chat.membership import member_ids, require_member, require_message_member
 from parley.chat.views import message_view
 from parley.config import get_settings
 from parley.db.models import Chat, Message, ReceiptStatus
@@ -35,7 +35,7 @@ from parley.events.catalog import (
 )
 from parley.events.outbox import emit
 from parley.observability import metrics
-from parley.protocol.errors import BadRequest, Conflict, Forbidden, NotFound, TooLarge
+from parley.protocol.errors import BadRequest, Conflict, Forbidden, TooLarge
 from parley.protocol.frames import (
     EditMessage,
     ForwardMessage,
@@ -62,9 +62,7 @@ def load_for_member(
     if lock:
         query = query.with_for_update()
     message = session.scalars(query).one_or_none()
-    if message is None or (chat_id is not None and message.chat_id != chat_id):
-        raise NotFound("message not found")
-    require_member(session, message.chat_id, user_id)
+    require_message_member(session, user_id, message.chat_id if message else None, chat_id=chat_id)
     return message
 
 
@@ -156,10 +154,8 @@ def _forward_source(session: Session, message_id: uuid.UUID, user_id: uuid.UUID)
     source = message_cache.get(message_id)
     if source is None:
         message = session.get(Message, message_id)
-        if message is None:
-            raise NotFound("message not found")
-        source = message_view(message)
-    require_member(session, uuid.UUID(source["chatId"]), user_id)
+        source = message_view(message) if message is not None else None
+    require_message_member(session, user_id, uuid.UUID(source["chatId"]) if source else None)
     if source["deletedAt"]:
         raise Conflict("a deleted message cannot be forwarded")
     return source

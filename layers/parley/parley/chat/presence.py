@@ -57,6 +57,14 @@ def presence_view(
     }
 
 
+def live_pusher(endpoint: str) -> Pusher:
+    """A pusher for one WebSocket API stage; a 410 on a user's last connection takes
+    that user offline (bounded: each 410 removes a connection)."""
+    return Pusher(
+        endpoint, on_offline=lambda users: users_went_offline(users, live_pusher(endpoint))
+    )
+
+
 def open_session(connection: connections.Connection, pusher: Pusher) -> None:
     """$connect: register the connection; online on the user's first live one."""
     first = connections.add(connection)

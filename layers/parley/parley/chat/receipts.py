@@ -15,15 +15,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, select, update
+from sqlalchemy import and_, case, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from parley.chat.context import ActionContext
-from parley.chat.membership import require_member
+from parley.chat.membership import require_member, require_message_member
 from parley.db.models import ChatMember, Message, Receipt, ReceiptStatus
 from parley.events.catalog import MESSAGE_DELIVERED, MESSAGE_READ
 from parley.events.outbox import emit
-from parley.protocol.errors import NotFound
+from parley.protocol.errors import Forbidden
 from parley.protocol.frames import MessageRef, ReadUpTo, status_frame
 from parley.push import Pusher, encode
 from parley.stores import connections
@@ -57,7 +57,7 @@ class StatusChanges:
         self.aggregates.extend(other.aggregates)
 
     def __bool__(self) -> bool:
-        return bool(self.recipients)
+        return bool(self.recipients or self.aggregates)
 
 
 def create_sent(session: Session, message: Message, recipient_ids: Iterable[uuid.UUID]) -> None:
@@ -105,9 +105,9 @@ def confirm_delivered(
 ) -> tuple[Message, StatusChanges]:
     """`message:delivered`: the client confirms a message reached it."""
     message = session.get(Message, message_id)
-    if message is None or (chat_id is not None and message.chat_id != chat_id):
-        raise NotFound("message not found")
-    require_member(session, message.chat_id, user_id)
+    require_message_member(session, user_id, message.chat_id if message else None, chat_id=chat_id)
+    if message.sender_id == user_id:
+        raise Forbidden("the sender of a message has no delivery to confirm")
     return message, mark_messages_delivered(session, user_id, [message_id])
 
 
@@ -117,8 +117,7 @@ def mark_read_up_to(
     """`message:read`: this message and every earlier one in the chat are read."""
     member = require_member(session, chat_id, user_id)
     message = session.get(Message, message_id)
-    if message is None or message.chat_id != chat_id:
-        raise NotFound("message not found")
+    require_message_member(session, user_id, message.chat_id if message else None, chat_id=chat_id)
     session.execute(
         update(ChatMember)
         .where(ChatMember.chat_id == chat_id, ChatMember.user_id == user_id)
@@ -161,6 +160,54 @@ def delivered_message(ctx: ActionContext, data: MessageRef) -> dict[str, Any]:
     }
 
 
+def withdraw_pending(session: Session, chat_id: uuid.UUID, user_id: uuid.UUID) -> StatusChanges:
+    """A member left: what still queued for them in the chat (SENT) is no longer theirs.
+
+    Taking away a SENT receipt can move a message's aggregate forward (when
+    the leaver was the last recipient it had not reached); those moves are
+    returned for the senders to hear. A message left without recipients keeps
+    its aggregate (SENT): nothing changes for its sender.
+    """
+    pending = and_(
+        Receipt.chat_id == chat_id,
+        Receipt.user_id == user_id,
+        Receipt.status == ReceiptStatus.SENT.value,
+    )
+    message_ids = session.scalars(select(Receipt.message_id).where(pending)).all()
+    if not message_ids:
+        return StatusChanges()
+    senders = _lock_messages(session, message_ids)
+    aggregates = session.execute(
+        select(
+            Receipt.message_id,
+            func.min(Receipt.status),
+            func.min(case((pending, None), else_=Receipt.status)),
+        )
+        .where(Receipt.message_id.in_(message_ids))
+        .group_by(Receipt.message_id)
+    ).all()
+    session.execute(delete(Receipt).where(pending).execution_options(synchronize_session=False))
+    changes = StatusChanges()
+    for message_id, before, after in aggregates:
+        if after is not None and after != before:
+            changes.aggregates.append(
+                AggregateChange(message_id, chat_id, senders[message_id], ReceiptStatus(after))
+            )
+    return changes
+
+
+def _lock_messages(session: Session, message_ids) -> dict[uuid.UUID, uuid.UUID]:
+    """Lock the messages (in id order, so concurrent changes cannot deadlock); their senders."""
+    return dict(
+        session.execute(
+            select(Message.id, Message.sender_id)
+            .where(Message.id.in_(message_ids))
+            .order_by(Message.id)
+            .with_for_update(key_share=True)
+        ).all()
+    )
+
+
 def _advance(
     session: Session,
     status: ReceiptStatus,
@@ -173,14 +220,7 @@ def _advance(
     message_ids = session.scalars(select(Receipt.message_id).where(behind).distinct()).all()
     if not message_ids:
         return StatusChanges()
-    senders = dict(
-        session.execute(
-            select(Message.id, Message.sender_id)
-            .where(Message.id.in_(message_ids))
-            .order_by(Message.id)
-            .with_for_update(key_share=True)
-        ).all()
-    )
+    senders = _lock_messages(session, message_ids)
     # Aggregates before and after, computed under the locks, before the update.
     moving = and_(Receipt.user_id.in_(user_ids), Receipt.status < status.value)
     aggregates = session.execute(
@@ -243,7 +283,9 @@ def notify_senders(pusher: Pusher, changes: StatusChanges) -> None:
     """
     if not changes:
         return
-    conns = connections.of_users({change.sender_id for change in changes.recipients})
+    conns = connections.of_users(
+        {change.sender_id for change in [*changes.recipients, *changes.aggregates]}
+    )
 
     def deliveries(items: list, frame_of) -> list[tuple[str, bytes]]:
         return [

@@ -1,4 +1,4 @@
-"""Typing indicators: never stored; at most one frame per user per chat per interval."""
+"""Typing indicators: never stored; at most one start per user per chat per interval."""
 
 from __future__ import annotations
 
@@ -14,15 +14,23 @@ from parley.stores import ratelimit
 
 
 def typing(ctx: ActionContext, data: Typing) -> dict[str, Any]:
-    """`typing`: tell the other members; repeats within the interval are absorbed."""
+    """`typing`: tell the other members; repeated starts within the interval are absorbed.
+
+    A stop always goes out (an indicator left showing is worse than one frame
+    more) and reopens the interval, so the next start shows at once.
+    """
     require_member(ctx.session, data.chat_id, ctx.user_id)
-    interval = max(1, math.ceil(get_settings().typing_interval_seconds))
-    decision = ratelimit.hit(_window_key(data.chat_id, ctx.user_id), 1, interval)
-    if decision.allowed:
+    if data.is_typing:
+        interval = max(1, math.ceil(get_settings().typing_interval_seconds))
+        sent = ratelimit.hit(_window_key(data.chat_id, ctx.user_id), 1, interval).allowed
+    else:
+        reopen_window(data.chat_id, ctx.user_id)
+        sent = True
+    if sent:
         others = member_ids(ctx.session, data.chat_id) - {ctx.user_id}
         indicator = typing_frame(data.chat_id, ctx.user_id, data.is_typing)
         ctx.after_commit(lambda: ctx.pusher.to_users(others, indicator))
-    return {"chatId": str(data.chat_id), "isTyping": data.is_typing, "sent": decision.allowed}
+    return {"chatId": str(data.chat_id), "isTyping": data.is_typing, "sent": sent}
 
 
 def reopen_window(chat_id: uuid.UUID, user_id: uuid.UUID) -> None:

@@ -24,13 +24,20 @@ class ActionData(BaseModel):
     )
 
 
+# The subprotocol a browser offers next to its token (`Sec-WebSocket-Protocol: parley, <token>`).
+SUBPROTOCOL = "parley"
+REQUEST_ID_MAX_CHARS = 128
+
+
 class ClientFrame(BaseModel):
     """The envelope of every client frame; `data` is validated per action."""
 
     model_config = ConfigDict(populate_by_name=True, extra="ignore")
 
     action: StrictStr = Field(max_length=64)
-    request_id: StrictStr | None = Field(default=None, alias="requestId", max_length=128)
+    request_id: StrictStr | None = Field(
+        default=None, alias="requestId", max_length=REQUEST_ID_MAX_CHARS
+    )
     data: dict[str, Any] = Field(default_factory=dict)
 
 

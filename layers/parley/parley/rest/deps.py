@@ -1,19 +1,23 @@
-"""What routes depend on, as typed aliases: a unit of work, the caller, settings."""
+"""What routes depend on, as typed aliases: a unit of work, the caller, settings, live pushes."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import BackgroundTasks, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from parley.auth.tokens import InvalidToken, decode_access_token
+from parley.chat.chats import MemberChange, announce
+from parley.chat.presence import live_pusher
 from parley.config import Settings, get_settings
 from parley.db import session_scope
 from parley.db.models import User
+from parley.observability import logger
 from parley.protocol.errors import Unauthorized
+from parley.push import Pusher
 
 
 def get_session() -> Iterator[Session]:
@@ -60,3 +64,42 @@ def get_client_ip(request: Request) -> str:
 
 
 ClientIp = Annotated[str, Depends(get_client_ip)]
+
+
+class LivePushes:
+    """Frames for the WebSocket connections of the users a request concerns.
+
+    They go out as background tasks, which run once the response is sent, so
+    after the request's transaction has committed (SessionDep closes when
+    the route returns): clients never hear of a change that rolled back.
+    Without `websocket_connections_url` nothing is pushed; clients catch up
+    through the REST API.
+    """
+
+    def __init__(self, pusher: Pusher | None, background: BackgroundTasks) -> None:
+        self.pusher = pusher
+        self.background = background
+
+    def member_changes(self, changes: list[MemberChange]) -> None:
+        if changes:
+            self._after_commit(lambda pusher: announce(pusher, changes))
+
+    def _after_commit(self, push: Callable[[Pusher], None]) -> None:
+        if self.pusher is not None:
+            self.background.add_task(_push_safely, push, self.pusher)
+
+
+def _push_safely(push: Callable[[Pusher], None], pusher: Pusher) -> None:
+    # The change is committed and answered: a failed push must not turn it into an error.
+    try:
+        push(pusher)
+    except Exception:
+        logger.exception("push after commit failed")
+
+
+def get_live_pushes(settings: SettingsDep, background: BackgroundTasks) -> LivePushes:
+    url = settings.websocket_connections_url
+    return LivePushes(live_pusher(url) if url else None, background)
+
+
+LivePushesDep = Annotated[LivePushes, Depends(get_live_pushes)]

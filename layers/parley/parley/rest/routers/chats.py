@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query, Response, status
 
 from parley.chat import chats, history
 from parley.protocol.errors import BadRequest
-from parley.rest.deps import CurrentUser, SessionDep
+from parley.rest.deps import CurrentUser, LivePushesDep, SessionDep
 from parley.rest.errors import error_responses
 from parley.rest.schemas import (
     AddMembersIn,
@@ -51,26 +51,31 @@ def list_chats(session: SessionDep, user: CurrentUser) -> dict[str, Any]:
     },
 )
 def create_chat(
-    body: CreateChatIn, session: SessionDep, user: CurrentUser, response: Response
+    body: CreateChatIn,
+    session: SessionDep,
+    user: CurrentUser,
+    response: Response,
+    pushes: LivePushesDep,
 ) -> dict[str, Any]:
     if body.type == "direct":
         if len(body.member_ids) != 1:
             raise BadRequest("a direct chat needs exactly one other member", field="memberIds")
         if body.is_public:
             raise BadRequest("only groups can be public", field="isPublic")
-        chat, created = chats.create_direct(session, user.id, body.member_ids[0])
-        if not created:
+        chat, joined = chats.create_direct(session, user.id, body.member_ids[0])
+        if not joined:
             response.status_code = status.HTTP_200_OK
     else:
         if body.title is None:
             raise BadRequest("a group needs a title", field="title")
-        chat = chats.create_group(
+        chat, joined = chats.create_group(
             session,
             user.id,
             title=body.title,
             member_ids=body.member_ids,
             is_public=body.is_public,
         )
+    pushes.member_changes(joined)
     return chats.get_chat(session, chat.id, user.id)
 
 
@@ -91,9 +96,13 @@ def get_chat(session: SessionDep, user: CurrentUser, chat_id: ChatId) -> dict[st
     responses=error_responses(401, 403, 404, 409, 413, 422),
 )
 def add_members(
-    body: AddMembersIn, session: SessionDep, user: CurrentUser, chat_id: ChatId
+    body: AddMembersIn,
+    session: SessionDep,
+    user: CurrentUser,
+    chat_id: ChatId,
+    pushes: LivePushesDep,
 ) -> dict[str, Any]:
-    chats.add_members(session, chat_id, user.id, body.user_ids)
+    pushes.member_changes(chats.add_members(session, chat_id, user.id, body.user_ids))
     return chats.get_chat(session, chat_id, user.id)
 
 
@@ -109,8 +118,9 @@ def remove_member(
     user: CurrentUser,
     chat_id: ChatId,
     member_id: Annotated[uuid.UUID, Path(alias="userId")],
+    pushes: LivePushesDep,
 ) -> Response:
-    chats.remove_member(session, chat_id, user.id, member_id)
+    pushes.member_changes([chats.remove_member(session, chat_id, user.id, member_id)])
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
