@@ -62,11 +62,21 @@ def prepare(data_dir: Path) -> Services:
         from parley.events.kafka import ensure_topics
 
         created = ensure_topics()
-        step(f"{len(created)} created, the rest already there" if created else "all present")
+        step(_topics_line(len(created)))
     except BaseException:
         services.stop()
         raise
     return services
+
+
+def _topics_line(created: int) -> str:
+    from parley.events.catalog import TOPICS
+
+    if created == len(TOPICS):
+        return f"{created} created"
+    if created:
+        return f"{created} created, {len(TOPICS) - created} already there"
+    return f"all {len(TOPICS)} present"
 
 
 def _stop_on_signal() -> threading.Event:
@@ -84,6 +94,10 @@ def cmd_up(args: argparse.Namespace) -> int:
             f"port {port} is already in use (is another `make run` serving?). "
             f"Stop it, or choose another port: PORT={port + 1} make run"
         )
+    # REST pushes frames (chat:member) through this gateway's @connections. Set
+    # before anything reads the settings, and before the template's variables
+    # are applied, so this value wins over the AWS one.
+    os.environ["WEBSOCKET_CONNECTIONS_URL"] = f"http://{host}:{port}/{STAGE}"
     try:
         services = prepare(_data_dir(args))
     except ServiceError as exc:
@@ -95,9 +109,6 @@ def cmd_up(args: argparse.Namespace) -> int:
             log_events=args.log_events,
             schedule_rate_override_seconds=args.schedule_every,
         )
-        # REST pushes frames (chat:member) through the gateway's @connections;
-        # set before the app applies the template's variables, so this one wins.
-        os.environ["WEBSOCKET_CONNECTIONS_URL"] = f"http://{host}:{port}/{STAGE}"
         app = create_app(TEMPLATE, options=options, web_dir=WEB_DIR)
         base = f"http://{host}:{port}"
         print(

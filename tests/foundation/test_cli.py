@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import httpx
+from websockets.sync.client import connect
 
 from parley_dev.services import free_port
 from tests.foundation.test_services import _wait_dead
@@ -115,6 +116,31 @@ def test_services_prints_exports_and_stops_everything_on_sigterm(tmp_path: Path)
         process.kill()
 
 
+def _a_new_chat_reaches_the_other_member_live(port: int) -> None:
+    """REST, WebSocket and @connections wired together as `up` serves them."""
+    api = f"http://127.0.0.1:{port}/api"
+    ada, bob = (
+        httpx.post(
+            f"{api}/auth/register", json={"username": name, "password": "correct horse"}
+        ).json()
+        for name in ("ada", "bob")
+    )
+    with connect(f"ws://127.0.0.1:{port}/ws?token={bob['accessToken']}") as socket:
+        socket.send(json.dumps({"action": "ping", "requestId": "1"}))
+        assert json.loads(socket.recv(timeout=10))["message"] == "pong"
+
+        chat = httpx.post(
+            f"{api}/chats",
+            json={"type": "direct", "memberIds": [bob["user"]["id"]]},
+            headers={"Authorization": f"Bearer {ada['accessToken']}"},
+        )
+        assert chat.status_code == 201
+
+        frame = json.loads(socket.recv(timeout=10))
+    assert frame["type"] == "chat:member"
+    assert frame["data"]["chatId"] == chat.json()["id"]
+
+
 def test_up_serves_health_then_stops_leaving_no_process_behind(tmp_path: Path) -> None:
     port = free_port()
     process = subprocess.Popen(
@@ -137,6 +163,7 @@ def test_up_serves_health_then_stops_leaving_no_process_behind(tmp_path: Path) -
                 time.sleep(0.3)
         assert health is not None and health.status_code == 200, process.stdout.read()
         assert health.json()["down"] == []
+        _a_new_chat_reaches_the_other_member_live(port)
         children = _children_of(process.pid)
         assert len(children) >= 3
 
