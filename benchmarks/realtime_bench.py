@@ -83,7 +83,7 @@ def warm(n: int) -> dict[str, dict[str, float]]:
     (sender, recipient), chat = seed(2)
     for user in (sender, recipient):
         connections.add(connections.Connection(f"conn-{user.hex[:8]}=", user, time.time()))
-    handler = load_function("message").handler
+    handler = load_function("message")
     event = json.loads((ROOT / "tests" / "events" / "ws_message.json").read_text())
     event["requestContext"]["connectionId"] = f"conn-{sender.hex[:8]}="
 

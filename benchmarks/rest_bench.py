@@ -163,7 +163,7 @@ def main() -> int:
         from parley_dev.cli import lambda_context, load_function
         from tests.rest.conftest import http_event
 
-        handler = load_function("rest").handler
+        handler = load_function("rest")
         context = lambda_context("rest", timeout_seconds=3600)
 
         def invoke(event: dict) -> dict:

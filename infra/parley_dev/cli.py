@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import signal
 import sys
 import threading
-import time
-import uuid
+from functools import lru_cache
 from pathlib import Path
-from types import ModuleType, SimpleNamespace
 
+from parley_dev.gateway.runtime import Handler, LambdaContext, context_for, load_handler
+from parley_dev.gateway.template import Function, Wiring, load_wiring
 from parley_dev.localenv import apply_local_defaults, ensure_jwt_secret
 from parley_dev.services import ServiceError, Services, port_is_free, start_services
 
@@ -167,39 +166,34 @@ def cmd_topics(_args: argparse.Namespace) -> int:
     return 0
 
 
-def load_function(name: str) -> ModuleType:
-    """Load functions/<name>/app.py in its own module namespace, as Lambda would."""
-    path = ROOT / "functions" / name / "app.py"
-    if not path.exists():
-        known = sorted(p.name for p in (ROOT / "functions").iterdir() if p.is_dir())
-        raise SystemExit(f"parley-dev: no function {name!r}; known: {', '.join(known)}")
-    spec = importlib.util.spec_from_file_location(f"parley_function_{name}", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+@lru_cache(maxsize=1)
+def _wiring() -> Wiring:
+    return load_wiring(TEMPLATE)
 
 
-def lambda_context(function_name: str, timeout_seconds: int = 10) -> SimpleNamespace:
-    deadline = time.monotonic() + timeout_seconds
-    return SimpleNamespace(
-        function_name=function_name,
-        function_version="$LATEST",
-        invoked_function_arn=f"arn:aws:lambda:us-east-1:000000000000:function:{function_name}",
-        memory_limit_in_mb=512,
-        aws_request_id=str(uuid.uuid4()),
-        log_group_name=f"/aws/lambda/{function_name}",
-        log_stream_name="local",
-        get_remaining_time_in_millis=lambda: max(0, int((deadline - time.monotonic()) * 1000)),
-    )
+def function_of(name: str) -> Function:
+    """A function of template.yaml, by its directory under functions/ or its logical id."""
+    for function in _wiring().functions.values():
+        if name in (function.logical_id, function.code_dir.name):
+            return function
+    known = sorted(function.code_dir.name for function in _wiring().functions.values())
+    raise SystemExit(f"parley-dev: no function {name!r}; known: {', '.join(known)}")
+
+
+def load_function(name: str) -> Handler:
+    """The function's handler, loaded as the dev gateway (and Lambda) loads it."""
+    return load_handler(function_of(name))
+
+
+def lambda_context(name: str) -> LambdaContext:
+    return context_for(function_of(name))
 
 
 def cmd_invoke(args: argparse.Namespace) -> int:
     apply_local_defaults()
     ensure_jwt_secret(_data_dir(args))
     event = json.loads(Path(args.event).read_text()) if args.event else {}
-    module = load_function(args.function)
-    result = module.handler(event, lambda_context(args.function))
+    result = load_function(args.function)(event, lambda_context(args.function))
     print(json.dumps(result, indent=2, default=str))
     return 0
 

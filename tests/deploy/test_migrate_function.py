@@ -2,34 +2,30 @@
 
 from __future__ import annotations
 
-import importlib.util
+import dataclasses
 import socket
 import threading
-from types import ModuleType
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from sqlalchemy import inspect, text
 
-from tests.deploy.conftest import ROOT, custom_resource_event
+from tests.deploy.conftest import custom_resource_event
 
 
 @pytest.fixture(scope="module")
-def migrate_function() -> ModuleType:
-    from parley_dev.localenv import apply_local_defaults
+def migrate_function() -> Callable[[dict, Any], Any]:
+    from parley_dev.cli import load_function
 
-    apply_local_defaults()
-    path = ROOT / "functions" / "migrate" / "app.py"
-    spec = importlib.util.spec_from_file_location("parley_function_migrate", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_function("migrate")
 
 
 @pytest.fixture
 def context():
     from parley_dev.cli import lambda_context
 
-    return lambda_context("parley-MigrateFunction", timeout_seconds=300)
+    return lambda_context("migrate")
 
 
 @pytest.fixture
@@ -65,7 +61,7 @@ def test_create_migrates_to_head_and_answers_success_with_the_revision(
 ):
     event = custom_resource_event("Create", cloudformation.url)
 
-    migrate_function.handler(event, context)
+    migrate_function(event, context)
 
     answer = cloudformation.only()
     assert answer["Status"] == "SUCCESS"
@@ -86,7 +82,7 @@ def test_update_migrates_and_keeps_the_physical_resource_id(
     event = custom_resource_event("Update", cloudformation.url)
     event["PhysicalResourceId"] = "parley-database-schema-from-an-earlier-deploy"
 
-    migrate_function.handler(event, context)
+    migrate_function(event, context)
 
     answer = cloudformation.only()
     assert answer["Status"] == "SUCCESS"
@@ -97,7 +93,7 @@ def test_update_migrates_and_keeps_the_physical_resource_id(
 def test_delete_answers_success_and_leaves_the_database_alone(
     migrate_function, context, cloudformation, empty_database
 ):
-    migrate_function.handler(custom_resource_event("Delete", cloudformation.url), context)
+    migrate_function(custom_resource_event("Delete", cloudformation.url), context)
 
     assert cloudformation.only()["Status"] == "SUCCESS"
     assert stored_revision(empty_database) is None
@@ -107,7 +103,7 @@ def test_delete_answers_success_and_leaves_the_database_alone(
 def test_the_answer_carries_no_content_type_the_presigned_url_was_not_signed_for(
     migrate_function, context, cloudformation
 ):
-    migrate_function.handler(custom_resource_event("Delete", cloudformation.url), context)
+    migrate_function(custom_resource_event("Delete", cloudformation.url), context)
 
     assert cloudformation.content_types in ([""], [None])
 
@@ -120,7 +116,7 @@ def test_a_failing_migration_answers_failed_with_the_reason(
         port = closed.getsockname()[1]
     settings_from_env.setenv("DATABASE_URL", f"postgresql+psycopg://parley@127.0.0.1:{port}/x")
 
-    migrate_function.handler(custom_resource_event("Create", cloudformation.url), context)
+    migrate_function(custom_resource_event("Create", cloudformation.url), context)
 
     answer = cloudformation.only()
     assert answer["Status"] == "FAILED"
@@ -141,10 +137,10 @@ def test_a_migration_about_to_time_out_answers_failed_before_lambda_stops_it(
         "DATABASE_URL", f"postgresql+psycopg://parley@127.0.0.1:{silent.getsockname()[1]}/x"
     )
     # Only the margin is left: the watchdog answers at once.
-    context = lambda_context("parley-MigrateFunction", timeout_seconds=10)
+    context = dataclasses.replace(lambda_context("migrate"), timeout_seconds=10)
 
     try:
-        migrate_function.handler(custom_resource_event("Create", cloudformation.url), context)
+        migrate_function(custom_resource_event("Create", cloudformation.url), context)
     finally:
         hang_up.cancel()
         silent.close()
@@ -156,7 +152,7 @@ def test_a_migration_about_to_time_out_answers_failed_before_lambda_stops_it(
 def test_invoked_directly_it_migrates_and_returns_the_revision(
     migrate_function, context, empty_database
 ):
-    result = migrate_function.handler({}, context)
+    result = migrate_function({}, context)
 
     assert result == {"status": "migrated", "revision": head_revision()}
     assert stored_revision(empty_database) == head_revision()

@@ -30,7 +30,7 @@ SENT_DAY = "2025-06-02"
 
 
 def invoke(function: str, event: dict) -> dict:
-    return load_function(function).handler(event, lambda_context(function))
+    return load_function(function)(event, lambda_context(function))
 
 
 def table_state() -> dict[str, list]:

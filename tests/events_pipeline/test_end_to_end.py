@@ -138,7 +138,7 @@ def test_events_flow_from_emit_through_kafka_into_analytics_and_replay_rebuilds_
     # When a consumer group reads them and hands the payload to the analytics function
     records = consume_own(chat, expected=10)
     assert len(records) == 10
-    handler = load_function("analytics").handler
+    handler = load_function("analytics")
     outcome = handler(kafka_event(records), lambda_context("analytics"))
 
     # Then the figures are those of the conversation

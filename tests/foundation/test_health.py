@@ -18,7 +18,7 @@ def health_event() -> dict:
 
 
 def test_health_answers_200_with_every_service_up(health_event: dict) -> None:
-    response = load_function("rest").handler(health_event, lambda_context("rest"))
+    response = load_function("rest")(health_event, lambda_context("rest"))
 
     assert response["statusCode"] == 200
     body = json.loads(response["body"])
@@ -36,7 +36,7 @@ def test_health_answers_503_naming_the_service_that_is_down(
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
     reset_clients()
     try:
-        response = load_function("rest").handler(health_event, lambda_context("rest"))
+        response = load_function("rest")(health_event, lambda_context("rest"))
     finally:
         monkeypatch.undo()
         reset_clients()

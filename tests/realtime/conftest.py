@@ -37,7 +37,7 @@ def invoke(function: str, event: dict[str, Any]) -> dict[str, Any]:
 
     if function not in _functions:
         _functions[function] = load_function(function)
-    return _functions[function].handler(event, lambda_context(function))
+    return _functions[function](event, lambda_context(function))
 
 
 def connect_event(

@@ -114,7 +114,7 @@ class RestApi:
     """Calls the `rest` function's handler the way API Gateway invokes it."""
 
     def __init__(self) -> None:
-        self.handler = load_function("rest").handler
+        self.handler = load_function("rest")
 
     def invoke(self, event: dict[str, Any]) -> ApiResponse:
         result = self.handler(event, lambda_context("rest"))

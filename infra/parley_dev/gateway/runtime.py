@@ -79,6 +79,17 @@ class LambdaContext:
         return max(0, int((self.timeout_seconds - elapsed) * 1000))
 
 
+def context_for(function: Function) -> LambdaContext:
+    """A fresh invocation context, as Lambda passes one to each call."""
+    return LambdaContext(
+        function_name=function.name,
+        memory_limit_in_mb=function.memory_mb,
+        invoked_function_arn=function_arn(function.name),
+        aws_request_id=str(uuid.uuid4()),
+        timeout_seconds=function.timeout_seconds,
+    )
+
+
 def _module_name(function: Function) -> str:
     safe = re.sub(r"\W", "_", function.logical_id)
     return f"_lambda_{safe}_{uuid.uuid4().hex[:8]}"
@@ -183,13 +194,7 @@ class FunctionRunner:
     def invoke_sync(self, logical_id: str, event: Any) -> Any:
         """Run one invocation on the calling thread."""
         function = self.wiring.functions[logical_id]
-        context = LambdaContext(
-            function_name=function.name,
-            memory_limit_in_mb=function.memory_mb,
-            invoked_function_arn=function_arn(function.name),
-            aws_request_id=str(uuid.uuid4()),
-            timeout_seconds=function.timeout_seconds,
-        )
+        context = context_for(function)
         if self.log_events:
             logger.info("event for %s: %s", function.logical_id, json.dumps(event, default=str))
         try:
