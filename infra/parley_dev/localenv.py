@@ -7,12 +7,18 @@ import secrets
 from collections.abc import MutableMapping
 from pathlib import Path
 
+# The one region of everything local: the gateway's ARNs and pseudo parameters too.
+REGION = "us-east-1"
+
 # Handlers build boto3 clients (the @connections API): they need a region and
-# credentials, never real ones. The X-Ray daemon does not exist locally.
+# credentials, never real ones. The dev gateway applies the same.
+LOCAL_REGION = {"AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION}
+DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+
 LOCAL_AWS_ENV = {
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_ACCESS_KEY_ID": "local",
-    "AWS_SECRET_ACCESS_KEY": "local",
+    **LOCAL_REGION,
+    **DUMMY_CREDENTIALS,
+    # The X-Ray daemon does not exist locally.
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_METRICS_NAMESPACE": "Parley",
 }

@@ -17,8 +17,9 @@ from typing import Any
 
 import yaml
 
+from parley_dev.localenv import REGION
+
 ACCOUNT_ID = "123456789012"
-REGION = "us-east-1"
 
 _PSEUDO = {
     "AWS::AccountId": ACCOUNT_ID,

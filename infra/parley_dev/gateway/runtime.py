@@ -25,7 +25,9 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
-from .cfn import REGION, function_arn
+from parley_dev.localenv import DUMMY_CREDENTIALS, LOCAL_REGION
+
+from .cfn import function_arn
 from .template import Function, Wiring
 
 logger = logging.getLogger(__name__)
@@ -34,14 +36,7 @@ Handler = Callable[[Any, Any], Any]
 
 # What the Lambda runtime always provides and local code may rely on (boto3
 # wants a region and credentials even when it talks to the local gateway).
-_RUNTIME_DEFAULTS = {
-    "AWS_REGION": REGION,
-    "AWS_DEFAULT_REGION": REGION,
-}
-_DUMMY_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "local",
-    "AWS_SECRET_ACCESS_KEY": "local",
-}
+_RUNTIME_DEFAULTS = LOCAL_REGION
 
 
 def _give_thread_an_event_loop() -> None:
@@ -139,7 +134,7 @@ class EnvironmentOverlay:
         for name, value in _RUNTIME_DEFAULTS.items():
             wanted.setdefault(name, value)
         if not any(os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_PROFILE")):
-            wanted.update(_DUMMY_CREDENTIALS)
+            wanted.update(DUMMY_CREDENTIALS)
         for function in wiring.functions.values():
             for name, value in function.environment.items():
                 if name in wanted and wanted[name] != value and name not in _RUNTIME_DEFAULTS:
