@@ -86,22 +86,21 @@ def _publish_figures(
     chat = session.get(AnalyticsChatDaily, (chat_id, day), populate_existing=True)
     if chat is not None:
         figures = AnalyticsMessage(chat_id=chat_id, **_figures(chat))
-        emit(
-            session,
-            catalog.ANALYTICS_MESSAGE,
-            chat_id,
-            figures.model_dump(mode="json", by_alias=True),
-        )
+        _emit_figures(session, catalog.ANALYTICS_MESSAGE, chat_id, figures)
     for user_id in user_ids:
         user = session.get(AnalyticsUserDaily, (user_id, day), populate_existing=True)
         if user is not None:
             figures = AnalyticsUser(user_id=user_id, **_figures(user))
-            emit(
-                session,
-                catalog.ANALYTICS_USER,
-                user_id,
-                figures.model_dump(mode="json", by_alias=True),
-            )
+            _emit_figures(session, catalog.ANALYTICS_USER, user_id, figures)
+
+
+def _emit_figures(
+    session: Session,
+    event_type: str,
+    key: uuid.UUID,
+    figures: AnalyticsMessage | AnalyticsUser,
+) -> None:
+    emit(session, event_type, key, figures.model_dump(mode="json", by_alias=True))
 
 
 def _figures(row: AnalyticsChatDaily | AnalyticsUserDaily) -> dict:
