@@ -105,6 +105,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         from parley_dev.gateway import GatewayOptions, create_app, serve
 
         options = GatewayOptions(
+            # Pushes go back to this gateway, whatever Host header a client sends.
+            domain_name=None if host in {"0.0.0.0", "::", ""} else f"{host}:{port}",
             log_events=args.log_events,
             schedule_rate_override_seconds=args.schedule_every,
         )

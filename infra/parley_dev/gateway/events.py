@@ -58,6 +58,19 @@ class ClientInfo:
     port: int
 
 
+def served_domain(scope: dict[str, Any], configured: str | None = None) -> str:
+    """The gateway's own "host:port": configured, else the address its socket serves on.
+
+    What a client writes in its Host header never decides it: handlers push
+    to this domain, and a client must not be able to redirect those pushes.
+    """
+    if configured:
+        return configured
+    host, port = scope.get("server") or ("127.0.0.1", 0)
+    host = f"[{host}]" if ":" in str(host) else str(host)
+    return f"{host}:{port}" if port else host
+
+
 def multi_value(pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
     result: dict[str, list[str]] = {}
     for name, value in pairs:

@@ -1,8 +1,14 @@
-"""The HTTP API: requests in, payload format 2.0 events to the function, proxy results out."""
+"""The HTTP API: requests in, payload format 2.0 events to the function, proxy results out.
+
+With a CorsConfiguration, API Gateway answers preflights itself (no route
+needed, the function never sees them) and puts the CORS headers on every
+response to an allowed origin, replacing any the function set.
+"""
 
 from __future__ import annotations
 
 import base64
+import fnmatch
 import json
 import logging
 import re
@@ -12,9 +18,10 @@ from urllib.parse import parse_qsl, unquote
 
 from .cfn import ACCOUNT_ID
 from .connections import ASGISend
+from .events import served_domain
 from .ids import aws_id, clf_time, now_ms
 from .runtime import FunctionRunner, access_log
-from .template import HttpRoute
+from .template import CorsConfig, HttpRoute
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +36,9 @@ class CompiledRoute:
     names: tuple[str, ...]
 
     def match(self, method: str, path: str) -> dict[str, str] | None:
-        if self.route.method not in {"ANY", method}:
+        # A preflight is answered for any route of an API with CORS configured.
+        preflight = method == "OPTIONS" and self.route.cors is not None
+        if self.route.method not in {"ANY", method} and not preflight:
             return None
         if self.pattern is None:
             return {}
@@ -91,8 +100,18 @@ class HttpApi:
     ) -> None:
         compiled, parameters = matched
         body = await _read_all(receive)
-        event = http_event(scope, compiled, parameters, body)
         route = compiled.route
+        request_headers = {
+            k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]
+        }
+        if route.cors is not None and scope["method"] == "OPTIONS":
+            if "access-control-request-method" in request_headers:
+                await _preflight(send, route.cors, request_headers)
+                return
+            if route.method not in {"ANY", "OPTIONS"}:
+                await _not_found(send)
+                return
+        event = http_event(scope, compiled, parameters, body)
         with access_log(route=route.route_key, path=scope["path"], function=route.function) as log:
             try:
                 result = await self.runner.invoke(route.function, event)
@@ -105,10 +124,90 @@ class HttpApi:
                     b'{"message":"Internal Server Error"}',
                 )
             log["status"] = status
+        if route.cors is not None:
+            headers = _with_cors(headers, route.cors, request_headers.get("origin"))
         headers.append((b"content-length", str(len(payload)).encode()))
         headers.append((b"apigw-requestid", event["requestContext"]["requestId"].encode()))
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": payload})
+
+
+# --- CORS, as API Gateway applies a CorsConfiguration -----------------------
+
+
+def _origin_allowed(cors: CorsConfig, origin: str | None) -> bool:
+    if not origin:
+        return False
+    # AllowOrigins may hold "*" or wildcards such as https://*.example.com.
+    return any(fnmatch.fnmatchcase(origin, allowed) for allowed in cors.allow_origins)
+
+
+def _allow_origin_value(cors: CorsConfig, origin: str) -> bytes:
+    wildcard = "*" in cors.allow_origins and not cors.allow_credentials
+    return b"*" if wildcard else origin.encode("latin-1")
+
+
+def _with_cors(
+    headers: list[tuple[bytes, bytes]], cors: CorsConfig, origin: str | None
+) -> list[tuple[bytes, bytes]]:
+    """The function's CORS headers are dropped; the configuration's are added."""
+    kept = [(name, value) for name, value in headers if not name.startswith(b"access-control-")]
+    if origin is None or not _origin_allowed(cors, origin):
+        return kept
+    kept.append((b"access-control-allow-origin", _allow_origin_value(cors, origin)))
+    if cors.allow_credentials:
+        kept.append((b"access-control-allow-credentials", b"true"))
+    if cors.expose_headers:
+        kept.append((b"access-control-expose-headers", ",".join(cors.expose_headers).encode()))
+    if "*" not in cors.allow_origins or cors.allow_credentials:
+        kept.append((b"vary", b"origin"))
+    return kept
+
+
+def _listed(allowed: tuple[str, ...], wanted: list[str]) -> bool:
+    return "*" in allowed or all(item in allowed for item in wanted)
+
+
+async def _preflight(send: ASGISend, cors: CorsConfig, request: dict[str, str]) -> None:
+    """204 with the CORS headers when origin, method and headers are all allowed; bare 204 else."""
+    origin = request.get("origin")
+    method = request.get("access-control-request-method", "").strip().upper()
+    wanted = [
+        header.strip().lower()
+        for header in request.get("access-control-request-headers", "").split(",")
+        if header.strip()
+    ]
+    headers: list[tuple[bytes, bytes]] = []
+    if (
+        origin
+        and _origin_allowed(cors, origin)
+        and _listed(cors.allow_methods, [method])
+        and _listed(cors.allow_headers, wanted)
+    ):
+        methods = ",".join(cors.allow_methods) if "*" not in cors.allow_methods else method
+        allowed_headers = ",".join(wanted if "*" in cors.allow_headers else cors.allow_headers)
+        headers.append((b"access-control-allow-origin", _allow_origin_value(cors, origin)))
+        headers.append((b"access-control-allow-methods", methods.encode()))
+        if allowed_headers:
+            headers.append((b"access-control-allow-headers", allowed_headers.encode()))
+        if cors.max_age is not None:
+            headers.append((b"access-control-max-age", str(cors.max_age).encode()))
+        if cors.allow_credentials:
+            headers.append((b"access-control-allow-credentials", b"true"))
+        if "*" not in cors.allow_origins or cors.allow_credentials:
+            headers.append((b"vary", b"origin"))
+    with access_log(route="OPTIONS (CORS preflight)", function="-") as log:
+        log["status"] = 204
+    headers += [(b"content-length", b"0"), (b"apigw-requestid", aws_id().encode())]
+    await send({"type": "http.response.start", "status": 204, "headers": headers})
+    await send({"type": "http.response.body", "body": b""})
+
+
+async def _not_found(send: ASGISend) -> None:
+    payload = b'{"message":"Not Found"}'
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
+    await send({"type": "http.response.start", "status": 404, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
 
 
 async def _read_all(receive: Any) -> bytes:
@@ -139,7 +238,7 @@ def http_event(
     headers.setdefault("x-forwarded-for", client_ip)
     headers.setdefault("x-forwarded-port", str(server_port))
     headers.setdefault("x-forwarded-proto", scope.get("scheme", "http"))
-    domain = headers.get("host", "localhost")
+    domain = served_domain(scope)
     raw_query = scope.get("query_string", b"").decode("latin-1")
     request_id = aws_id()
     epoch = now_ms()

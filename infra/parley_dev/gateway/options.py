@@ -43,3 +43,11 @@ class GatewayOptions:
     max_concurrency: int = 32
     # Seconds a graceful shutdown waits for $disconnect and in-flight work.
     shutdown_timeout_seconds: float = 10.0
+    # The public "host:port" handlers see as requestContext.domainName (they
+    # push to http://{domainName}/{stage}/@connections). None: the address
+    # the gateway's socket serves on. Never taken from a request's Host header.
+    domain_name: str | None = None
+    # Access key id -> secret access key that may sign @connections requests
+    # (SigV4). None: the credentials the functions get (botocore's chain in
+    # this process: the developer's, or the local dummy ones).
+    management_credentials: dict[str, str] | None = None

@@ -52,12 +52,47 @@ class WebSocketApi:
 
 
 @dataclass(frozen=True)
+class CorsConfig:
+    """An HTTP API's CorsConfiguration: API Gateway answers preflights and adds the headers."""
+
+    allow_origins: tuple[str, ...] = ()
+    allow_methods: tuple[str, ...] = ()
+    allow_headers: tuple[str, ...] = ()
+    expose_headers: tuple[str, ...] = ()
+    allow_credentials: bool = False
+    max_age: int | None = None
+
+
+def cors_config(raw: Any) -> CorsConfig | None:
+    """A resolved CorsConfiguration (SAM's `true` allows every origin, method and header)."""
+    if raw is True:
+        return CorsConfig(("*",), ("*",), ("*",))
+    if not isinstance(raw, dict):
+        return None
+
+    def names(key: str) -> tuple[str, ...]:
+        value = raw.get(key) or ()
+        return tuple(str(item) for item in ([value] if isinstance(value, str) else value))
+
+    max_age = raw.get("MaxAge")
+    return CorsConfig(
+        allow_origins=names("AllowOrigins"),
+        allow_methods=tuple(method.upper() for method in names("AllowMethods")),
+        allow_headers=tuple(header.lower() for header in names("AllowHeaders")),
+        expose_headers=names("ExposeHeaders"),
+        allow_credentials=str(raw.get("AllowCredentials", False)).lower() == "true",
+        max_age=None if max_age is None else int(max_age),
+    )
+
+
+@dataclass(frozen=True)
 class HttpRoute:
     method: str  # "ANY" or an upper-case verb
     path: str  # API Gateway syntax: /api/{proxy+}, /items/{id}; "$default" for catch-all
     function: str
     api_id: str
     stage: str = "$default"
+    cors: CorsConfig | None = None
 
     @property
     def route_key(self) -> str:
@@ -205,7 +240,8 @@ def _event(
     name = f"{function}.{event_name}"
     if kind == "HttpApi":
         api_id = properties.get("ApiId") or "ServerlessHttpApi"
-        stage = ((resources.get(api_id) or {}).get("Properties") or {}).get("StageName", "$default")
+        api_properties = (resources.get(api_id) or {}).get("Properties") or {}
+        stage = api_properties.get("StageName", "$default")
         path = properties.get("Path")
         method = str(properties.get("Method", "ANY")).upper()
         wiring.http_routes.append(
@@ -215,6 +251,7 @@ def _event(
                 function=function,
                 api_id=api_id,
                 stage=str(resolver.resolve(stage)),
+                cors=cors_config(resolver.resolve(api_properties.get("CorsConfiguration"))),
             )
         )
     elif kind in {"SelfManagedKafka", "MSK"}:
@@ -349,7 +386,7 @@ def _websocket_apis(resources: dict[str, Any], resolver: Resolver) -> list[WebSo
 
 def _raw_http_routes(resources: dict[str, Any], resolver: Resolver) -> list[HttpRoute]:
     apis = {
-        logical_id
+        logical_id: cors_config(resolver.resolve(properties.get("CorsConfiguration")))
         for logical_id, properties in _by_type(resources, "AWS::ApiGatewayV2::Api").items()
         if properties.get("ProtocolType") == "HTTP"
     }
@@ -366,5 +403,5 @@ def _raw_http_routes(resources: dict[str, Any], resolver: Resolver) -> list[Http
         method, _, path = key.partition(" ")
         if key == "$default":
             method, path = "ANY", "$default"
-        result.append(HttpRoute(method.upper(), path, function, api_id))
+        result.append(HttpRoute(method.upper(), path, function, api_id, cors=apis[api_id]))
     return result

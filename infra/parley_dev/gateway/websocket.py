@@ -23,6 +23,7 @@ from .events import (
     ws_disconnect_event,
     ws_error_frame,
     ws_message_event,
+    served_domain,
 )
 from .ids import aws_id, now_ms
 from .options import GatewayOptions
@@ -115,7 +116,7 @@ class WebSocketEndpoint:
         client = ClientInfo(
             source_ip=client_host,
             user_agent=lowered.get("user-agent", ""),
-            domain_name=lowered.get("host") or f"{server[0]}:{server[1]}",
+            domain_name=served_domain(scope, self.options.domain_name),
             port=server[1] or 0,
         )
         connection_id, connected_at = aws_id(), now_ms()
