@@ -28,6 +28,7 @@ WIRE_ACTIONS = {
     "typing": True,
     "users:list": True,
     "ping": True,
+    "auth": True,
 }
 
 # A derived stream's category names the consumer that feeds it (DESIGN §7);
@@ -239,14 +240,14 @@ def test_the_connections_policy_covers_this_api_stage_and_nothing_else(template)
     assert statement["Resource"]["Fn::Sub"].endswith(":${WebSocketApi}/${Stage}/*/@connections/*")
 
 
-def test_only_connect_and_rest_may_read_the_jwt_secret(template):
+def test_only_the_functions_that_check_tokens_may_read_the_jwt_secret(template):
     readers = {
         function_dir(r)
         for r in functions(template).values()
         if {"Ref": "JwtSecretReadPolicy"} in r["Properties"].get("Policies", [])
     }
 
-    assert readers == {"connect", "rest"}
+    assert readers == {"connect", "auth", "rest"}
 
 
 # --- WebSocket API ------------------------------------------------------------

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from parley.db import session_scope
 from parley.db.models import RefreshToken, User
-from tests.rest.conftest import Account, RestApi, outbox_events, table_counts
+from tests.rest.conftest import Account, RestApi, outbox_events, spent_long_ago, table_counts
 
 
 def test_register_answers_201_with_the_user_and_a_token_pair(api: RestApi) -> None:
@@ -153,6 +153,7 @@ def test_a_reused_refresh_token_is_refused_and_revokes_its_whole_family(
     api: RestApi, alice: Account
 ) -> None:
     newer = api.post("/auth/refresh", body={"refreshToken": alice.refresh_token}).json
+    spent_long_ago(alice.id)
 
     reused = api.post("/auth/refresh", body={"refreshToken": alice.refresh_token})
 
@@ -169,6 +170,7 @@ def test_reuse_revokes_only_that_sign_in_not_the_users_other_sessions(
         "/auth/login", body={"username": "alice", "password": alice.password}
     ).json
     api.post("/auth/refresh", body={"refreshToken": alice.refresh_token})
+    spent_long_ago(alice.id)
 
     api.post("/auth/refresh", body={"refreshToken": alice.refresh_token})
 
@@ -233,7 +235,7 @@ def test_login_attempts_are_limited_per_address_with_retry_after(
 ) -> None:
     from parley.config import get_settings
 
-    limit = get_settings().rate_limit_auth
+    limit = get_settings().rate_limit_auth_address
     for attempt in range(limit):
         response = api.post(
             "/auth/login",
@@ -264,11 +266,11 @@ def test_login_attempts_are_limited_per_username_across_addresses(
 ) -> None:
     from parley.config import get_settings
 
-    for attempt in range(get_settings().rate_limit_auth):
+    for attempt in range(get_settings().rate_limit_auth_username):
         api.post(
             "/auth/login",
             body={"username": "alice", "password": "wrong password"},
-            source_ip=f"192.0.2.{attempt + 10}",
+            source_ip=f"198.51.{attempt // 250}.{attempt % 250 + 1}",
         )
 
     refused = api.post(

@@ -205,7 +205,10 @@ async def _preflight(send: ASGISend, cors: CorsConfig, request: dict[str, str]) 
 
 async def _not_found(send: ASGISend) -> None:
     payload = b'{"message":"Not Found"}'
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(payload)).encode()),
+    ]
     await send({"type": "http.response.start", "status": 404, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
 

@@ -19,11 +19,11 @@ from .connections import ASGISend, Connection, ConnectionRegistry
 from .events import (
     ClientInfo,
     WebSocketTarget,
+    served_domain,
     ws_connect_event,
     ws_disconnect_event,
     ws_error_frame,
     ws_message_event,
-    served_domain,
 )
 from .ids import aws_id, now_ms
 from .options import GatewayOptions

@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     password_hash_parallelism: int = 4
     access_token_ttl_seconds: int = 15 * 60
     refresh_token_ttl_seconds: int = 30 * 24 * 3600
+    # A refresh token used again within this many seconds of its first use
+    # (two tabs refreshing at once) gets the same successor pair; later, a
+    # reuse revokes its family.
+    refresh_token_reuse_interval_seconds: int = 10
 
     # WebSocket behaviour
     allowed_origins: list[str] = Field(default_factory=list)
@@ -49,7 +53,12 @@ class Settings(BaseSettings):
     rate_limit_messages_window_seconds: int = 10
     rate_limit_actions: int = 120
     rate_limit_actions_window_seconds: int = 60
+    # Sign-in attempts per window: per (address, username) pair, per username
+    # from all addresses, per address for all usernames (docs: README).
+    # Registrations: rate_limit_auth per address.
     rate_limit_auth: int = 10
+    rate_limit_auth_username: int = 100
+    rate_limit_auth_address: int = 100
     rate_limit_auth_window_seconds: int = 60
 
     # Events

@@ -159,6 +159,27 @@ class Pusher:
         result = self.fan_out(targets, frame)
         return {targets[connection_id] for connection_id in result.delivered}
 
+    def close(self, connection_id: str) -> bool:
+        """Close a connection (DeleteConnection); False when it was gone or the call failed.
+
+        API Gateway closes it with code 1000 and runs its $disconnect.
+        """
+        try:
+            management_client(self.endpoint).delete_connection(ConnectionId=connection_id)
+        except ClientError as error:
+            if not _is_gone(error):
+                logger.warning(
+                    "close failed",
+                    extra={"connectionId": connection_id, "error": error.response.get("Error")},
+                )
+            return False
+        except BotoCoreError as error:
+            logger.warning(
+                "close failed", extra={"connectionId": connection_id, "error": str(error)}
+            )
+            return False
+        return True
+
     def _post(self, connection_id: str, payload: bytes) -> tuple[str, uuid.UUID | None]:
         """Runs on pool threads: no metrics, no domain work, only the push."""
         try:

@@ -39,6 +39,7 @@ from aws_lambda_powertools.utilities.parser.models import (
 )
 from pydantic import BaseModel, Field, ValidationError
 
+from parley.accounts import sessions
 from parley.auth.tokens import InvalidToken, decode_access_token
 from parley.chat.context import ActionContext, Listing
 from parley.chat.presence import deliver_queued, live_pusher
@@ -52,6 +53,7 @@ from parley.protocol.errors import (
     ErrorCode,
     ParleyError,
     RateLimited,
+    TokenExpired,
     TooLarge,
     Unauthorized,
 )
@@ -111,18 +113,28 @@ def websocket_route(
     *,
     model: type[BaseModel] = NoData,
     rate_class: str | None = ACTIONS,
+    renews_token: bool = False,
 ) -> Callable[[dict, Any], dict]:
-    """A Lambda handler for a two-way WebSocket route served by `domain_fn`."""
+    """A Lambda handler for a two-way WebSocket route served by `domain_fn`.
+
+    Once the connection's access token has expired, every route refuses with
+    `token_expired` except the one that `renews_token` (`auth`).
+    """
 
     def handler(event: dict, context: Any) -> dict:
-        return {"statusCode": 200, "body": json.dumps(_answer(event, domain_fn, model, rate_class))}
+        answer = _answer(event, domain_fn, model, rate_class, renews_token)
+        return {"statusCode": 200, "body": json.dumps(answer)}
 
     handler.__name__ = getattr(domain_fn, "__name__", "handler")
     return _observed(handler)
 
 
 def _answer(
-    event: dict, domain_fn: DomainFn, model: type[BaseModel], rate_class: str | None
+    event: dict,
+    domain_fn: DomainFn,
+    model: type[BaseModel],
+    rate_class: str | None,
+    renews_token: bool = False,
 ) -> dict[str, Any]:
     request_id: str | None = None
     try:
@@ -143,6 +155,10 @@ def _answer(
         if connection is None:
             raise Unauthorized("connection not registered; reconnect")
         logger.append_keys(userId=str(connection.user_id))
+        if not renews_token and sessions.token_expired(connection):
+            if catch_up_due:  # still owed: the frame after `auth` claims it
+                connections.mark_catch_up_due(connection.connection_id)
+            raise TokenExpired("the access token expired; send `auth` with a fresh one")
         if catch_up_due:
             _catch_up(connection, pusher)
         if rate_class is not None:
@@ -316,7 +332,9 @@ def connect_route(domain_fn: Callable[[Handshake], None]) -> Callable[[dict, Any
             token, subprotocol = _token_of(connect, headers)
             try:
                 claims = decode_access_token(token)
-            except InvalidToken as error:
+                with session_scope() as session:
+                    sessions.signed_in_user(session, claims)
+            except (InvalidToken, Unauthorized) as error:
                 logger.info("connect refused", extra={"reason": str(error)})
                 return {"statusCode": 401, "body": "unauthorized"}
             context_ = connect.request_context
@@ -325,6 +343,8 @@ def connect_route(domain_fn: Callable[[Handshake], None]) -> Callable[[dict, Any
                 user_id=claims.user_id,
                 connected_at=time.time(),
                 source_ip=str(context_.identity.source_ip.network_address),
+                session_id=str(claims.session_id) if claims.session_id else None,
+                token_expires_at=claims.expires_at.timestamp(),
             )
             logger.append_keys(connectionId=connection.connection_id, userId=str(claims.user_id))
             domain_fn(Handshake(connection, _pusher(context_.domain_name, context_.stage)))

@@ -20,6 +20,10 @@ class InvalidToken(Exception):
     """Missing, forged, expired or of the wrong type."""
 
 
+class ExpiredToken(InvalidToken):
+    """Well signed, but past its expiry."""
+
+
 @dataclass(frozen=True)
 class TokenClaims:
     user_id: uuid.UUID
@@ -27,6 +31,9 @@ class TokenClaims:
     token_type: str
     expires_at: datetime
     family_id: uuid.UUID | None = None
+    # Access tokens: the sign-in they belong to (its refresh-token family),
+    # so that ending the sign-in can end its live sockets.
+    session_id: uuid.UUID | None = None
 
 
 def issue_token(
@@ -34,6 +41,7 @@ def issue_token(
     token_type: str = ACCESS,
     *,
     family_id: uuid.UUID | None = None,
+    session_id: uuid.UUID | None = None,
     token_id: uuid.UUID | None = None,
     now: datetime | None = None,
 ) -> tuple[str, TokenClaims]:
@@ -50,6 +58,7 @@ def issue_token(
         token_type=token_type,
         expires_at=now + timedelta(seconds=ttl),
         family_id=family_id,
+        session_id=session_id,
     )
     payload = {
         "sub": str(user_id),
@@ -60,6 +69,8 @@ def issue_token(
     }
     if family_id is not None:
         payload["fam"] = str(family_id)
+    if session_id is not None:
+        payload["sid"] = str(session_id)
     return jwt.encode(payload, get_jwt_secret(), algorithm=ALGORITHM), claims
 
 
@@ -74,7 +85,7 @@ def decode_token(token: str | None, expected_type: str = ACCESS) -> TokenClaims:
             options={"require": ["sub", "exp", "iat", "jti", "typ"]},
         )
     except jwt.ExpiredSignatureError as exc:
-        raise InvalidToken("token expired") from exc
+        raise ExpiredToken("token expired") from exc
     except jwt.InvalidTokenError as exc:
         raise InvalidToken("invalid token") from exc
     if payload.get("typ") != expected_type:
@@ -86,6 +97,7 @@ def decode_token(token: str | None, expected_type: str = ACCESS) -> TokenClaims:
             token_type=payload["typ"],
             expires_at=datetime.fromtimestamp(payload["exp"], UTC),
             family_id=uuid.UUID(payload["fam"]) if payload.get("fam") else None,
+            session_id=uuid.UUID(payload["sid"]) if payload.get("sid") else None,
         )
     except (ValueError, TypeError) as exc:
         raise InvalidToken("invalid token") from exc

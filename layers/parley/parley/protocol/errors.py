@@ -8,6 +8,8 @@ from enum import StrEnum
 class ErrorCode(StrEnum):
     BAD_REQUEST = "bad_request"
     UNAUTHORIZED = "unauthorized"
+    # The connection's access token expired: send `auth` with a fresh one.
+    TOKEN_EXPIRED = "token_expired"
     FORBIDDEN = "forbidden"
     NOT_FOUND = "not_found"
     CONFLICT = "conflict"
@@ -20,6 +22,7 @@ class ErrorCode(StrEnum):
 HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.BAD_REQUEST: 422,
     ErrorCode.UNAUTHORIZED: 401,
+    ErrorCode.TOKEN_EXPIRED: 401,
     ErrorCode.FORBIDDEN: 403,
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.CONFLICT: 409,
@@ -51,6 +54,10 @@ class BadRequest(ParleyError):
 
 class Unauthorized(ParleyError):
     code = ErrorCode.UNAUTHORIZED
+
+
+class TokenExpired(ParleyError):
+    code = ErrorCode.TOKEN_EXPIRED
 
 
 class Forbidden(ParleyError):

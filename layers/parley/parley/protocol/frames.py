@@ -92,6 +92,12 @@ class Typing(ActionData):
     is_typing: StrictBool = True
 
 
+class Authenticate(ActionData):
+    """`auth`: a fresh access token for this connection's user."""
+
+    token: StrictStr = Field(min_length=1, max_length=4096)
+
+
 # --- server frames -----------------------------------------------------------
 
 
@@ -132,6 +138,11 @@ def typing_frame(chat_id: uuid.UUID, user_id: uuid.UUID, is_typing: bool) -> dic
 
 def users_update_frame(user: dict[str, Any]) -> dict[str, Any]:
     return frame("users:update", user)
+
+
+def session_ended_frame(reason: str, message: str) -> dict[str, Any]:
+    """The last frame of a connection whose sign-in ended; the close follows."""
+    return frame("session:ended", {"reason": reason, "message": message})
 
 
 def ok_ack(request_id: str | None, payload: dict[str, Any]) -> dict[str, Any]:

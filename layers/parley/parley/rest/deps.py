@@ -9,7 +9,8 @@ from fastapi import BackgroundTasks, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from parley.auth.tokens import InvalidToken, decode_access_token
+from parley.accounts import sessions
+from parley.auth.tokens import InvalidToken, TokenClaims, decode_access_token
 from parley.chat.chats import MemberChange, announce
 from parley.chat.presence import live_pusher
 from parley.config import Settings, get_settings
@@ -39,20 +40,23 @@ bearer = HTTPBearer(
 )
 
 
-def get_current_user(
-    session: SessionDep,
+def get_token_claims(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> User:
+) -> TokenClaims:
     if credentials is None:
         raise Unauthorized("missing bearer token")
     try:
-        claims = decode_access_token(credentials.credentials)
+        return decode_access_token(credentials.credentials)
     except InvalidToken as exc:
         raise Unauthorized(str(exc)) from exc
-    user = session.get(User, claims.user_id)
-    if user is None:
-        raise Unauthorized("unknown user")
-    return user
+
+
+TokenClaimsDep = Annotated[TokenClaims, Depends(get_token_claims)]
+
+
+def get_current_user(session: SessionDep, claims: TokenClaimsDep) -> User:
+    # The user must exist and the sign-in must not have ended (logout, reuse).
+    return sessions.signed_in_user(session, claims)
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
@@ -83,6 +87,16 @@ class LivePushes:
     def member_changes(self, changes: list[MemberChange]) -> None:
         if changes:
             self._after_commit(lambda pusher: announce(pusher, changes))
+
+    def sessions_ended(self, ended: sessions.SessionsEnded, *, at_once: bool = False) -> None:
+        """Close the ended sessions' sockets; `at_once` when the request is failing
+        (its background tasks will not run) but the revocation is committed."""
+        if self.pusher is None:
+            return
+        if at_once:
+            _push_safely(lambda pusher: sessions.end_sockets(pusher, ended), self.pusher)
+        else:
+            self._after_commit(lambda pusher: sessions.end_sockets(pusher, ended))
 
     def _after_commit(self, push: Callable[[Pusher], None]) -> None:
         if self.pusher is not None:

@@ -74,6 +74,11 @@ class LogoutIn(ApiModel):
     )
 
 
+class PasswordChangeIn(ApiModel):
+    current_password: Annotated[str, StringConstraints(min_length=1, max_length=PASSWORD_MAX)]
+    new_password: Password
+
+
 class ProfilePatch(ApiModel):
     display_name: DisplayName | None = Field(
         default=None, description="null shows the username instead"

@@ -25,6 +25,22 @@ class Connection:
     user_id: uuid.UUID
     connected_at: float
     source_ip: str = ""
+    # The sign-in whose access token opened (or last renewed) the connection,
+    # and when that token expires (epoch seconds; None: never checked).
+    session_id: str | None = None
+    token_expires_at: float | None = None
+
+    @classmethod
+    def from_fields(cls, connection_id: str, fields: dict[str, str]) -> Connection:
+        expires = fields.get("tokenExpiresAt")
+        return cls(
+            connection_id=connection_id,
+            user_id=uuid.UUID(fields["userId"]),
+            connected_at=float(fields.get("connectedAt") or time.time()),
+            source_ip=fields.get("sourceIp", ""),
+            session_id=fields.get("sessionId") or None,
+            token_expires_at=float(expires) if expires else None,
+        )
 
 
 def add(connection: Connection) -> bool:
@@ -37,6 +53,8 @@ def add(connection: Connection) -> bool:
             "userId": str(connection.user_id),
             "connectedAt": connection.connected_at,
             "sourceIp": connection.source_ip,
+            "sessionId": connection.session_id or "",
+            "tokenExpiresAt": connection.token_expires_at or "",
         },
     )
     pipe.expire(_conn_key(connection.connection_id), ttl)
@@ -50,12 +68,7 @@ def get(connection_id: str) -> Connection | None:
     fields = get_redis().hgetall(_conn_key(connection_id))
     if not fields:
         return None
-    return Connection(
-        connection_id=connection_id,
-        user_id=uuid.UUID(fields["userId"]),
-        connected_at=float(fields.get("connectedAt") or time.time()),
-        source_ip=fields.get("sourceIp", ""),
-    )
+    return Connection.from_fields(connection_id, fields)
 
 
 def remove(connection_id: str, user_id: uuid.UUID | None = None) -> tuple[uuid.UUID | None, bool]:
@@ -122,13 +135,7 @@ def claim(connection_id: str) -> tuple[Connection | None, bool]:
     fields, claimed = pipe.execute()
     if not fields:
         return None, False
-    connection = Connection(
-        connection_id=connection_id,
-        user_id=uuid.UUID(fields["userId"]),
-        connected_at=float(fields.get("connectedAt") or time.time()),
-        source_ip=fields.get("sourceIp", ""),
-    )
-    return connection, bool(claimed)
+    return Connection.from_fields(connection_id, fields), bool(claimed)
 
 
 def refresh(connection_id: str, user_id: uuid.UUID) -> None:
@@ -142,3 +149,32 @@ def refresh(connection_id: str, user_id: uuid.UUID) -> None:
 
 def ttl(connection_id: str) -> int:
     return get_redis().ttl(_conn_key(connection_id))
+
+
+# --- sessions: which sign-in a connection belongs to ---------------------------
+
+
+def renew(connection_id: str, session_id: str | None, token_expires_at: float) -> bool:
+    """A fresh access token for a live connection; False when it is not registered."""
+    # One step: a connection removed meanwhile must not come back as a stub.
+    renewed = get_redis().eval(
+        "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end "
+        "redis.call('HSET', KEYS[1], 'sessionId', ARGV[1], 'tokenExpiresAt', ARGV[2]) "
+        "return 1",
+        1,
+        _conn_key(connection_id),
+        session_id or "",
+        token_expires_at,
+    )
+    return bool(renewed)
+
+
+def sessions_of(user_id: uuid.UUID) -> dict[str, str | None]:
+    """Each live connection id of the user, with the sign-in it belongs to."""
+    ids = sorted(get_redis().smembers(_user_key(user_id)))
+    if not ids:
+        return {}
+    pipe = get_redis().pipeline()
+    for connection_id in ids:
+        pipe.hget(_conn_key(connection_id), "sessionId")
+    return {cid: sid or None for cid, sid in zip(ids, pipe.execute(), strict=True)}

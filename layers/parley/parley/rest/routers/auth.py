@@ -7,34 +7,15 @@ from typing import Any
 from fastapi import APIRouter, Response, status
 
 from parley.accounts import service as accounts
+from parley.accounts import sessions, throttle
 from parley.auth import refresh
 from parley.db.models import User
-from parley.protocol.errors import RateLimited, Unauthorized
-from parley.rest.deps import ClientIp, CurrentUser, SessionDep, SettingsDep
+from parley.protocol.errors import Unauthorized
+from parley.rest.deps import ClientIp, CurrentUser, LivePushesDep, SessionDep
 from parley.rest.errors import error_responses
 from parley.rest.schemas import AuthOut, LoginIn, LogoutIn, RefreshIn, RegisterIn, TokensOut
-from parley.stores import ratelimit
 
 router = APIRouter(prefix="/auth", tags=["auth"])
-
-
-def limit_attempts(settings: SettingsDep, *, ip: str, username: str) -> None:
-    """Count one attempt against the caller's address and against the username.
-
-    Both buckets are counted (a refused attempt counts nowhere), so guessing
-    one account's password from many addresses is as slow as from one.
-    """
-    window = settings.rate_limit_auth_window_seconds
-    refusals = [
-        decision.retry_after
-        for decision in (
-            ratelimit.hit(f"auth:ip:{ip}", settings.rate_limit_auth, window),
-            ratelimit.hit(f"auth:user:{username.lower()}", settings.rate_limit_auth, window),
-        )
-        if not decision.allowed
-    ]
-    if refusals:
-        raise RateLimited("too many attempts; try again later", retry_after=max(refusals))
 
 
 def _signed_in(session: SessionDep, user: User) -> dict[str, Any]:
@@ -53,10 +34,8 @@ def _signed_in(session: SessionDep, user: User) -> dict[str, Any]:
     summary="Create an account and sign in",
     responses=error_responses(409, 413, 422, 429),
 )
-def register(
-    body: RegisterIn, session: SessionDep, settings: SettingsDep, ip: ClientIp
-) -> dict[str, Any]:
-    limit_attempts(settings, ip=ip, username=body.username)
+def register(body: RegisterIn, session: SessionDep, ip: ClientIp) -> dict[str, Any]:
+    throttle.limit_registration(ip=ip)
     user = accounts.register(session, body.username, body.password, body.display_name)
     return _signed_in(session, user)
 
@@ -65,10 +44,15 @@ def register(
     "/login",
     response_model=AuthOut,
     summary="Sign in with username and password",
+    description=(
+        "Attempts are throttled per (address, username), per username and per "
+        "address (429 with Retry-After); the owner signing in from another "
+        "address than a guesser's is not slowed by the guesser."
+    ),
     responses=error_responses(401, 413, 422, 429),
 )
-def login(body: LoginIn, session: SessionDep, settings: SettingsDep, ip: ClientIp) -> dict:
-    limit_attempts(settings, ip=ip, username=body.username)
+def login(body: LoginIn, session: SessionDep, ip: ClientIp) -> dict:
+    throttle.limit_sign_in(ip=ip, username=body.username)
     user = accounts.authenticate(session, body.username, body.password, source_ip=ip)
     return _signed_in(session, user)
 
@@ -78,13 +62,20 @@ def login(body: LoginIn, session: SessionDep, settings: SettingsDep, ip: ClientI
     response_model=TokensOut,
     summary="Trade a refresh token for a new pair",
     description=(
-        "A refresh token works once. Presenting a spent one answers 401 and "
-        "revokes every token of that sign-in (its family), the newest included."
+        "A refresh token works once. Used again within a few seconds "
+        "(REFRESH_TOKEN_REUSE_INTERVAL_SECONDS: two tabs refreshing at once) it "
+        "answers the same new pair. Later, presenting a spent one answers 401, "
+        "revokes every token of that sign-in (its family), the newest included, "
+        "and closes that sign-in's WebSocket connections."
     ),
     responses=error_responses(401, 413, 422),
 )
-def refresh_tokens(body: RefreshIn, session: SessionDep) -> dict[str, Any]:
-    user_id, pair = refresh.rotate(session, body.refresh_token)
+def refresh_tokens(body: RefreshIn, session: SessionDep, live: LivePushesDep) -> dict[str, Any]:
+    try:
+        user_id, pair = refresh.rotate(session, body.refresh_token)
+    except refresh.RefreshTokenReused as reused:
+        live.sessions_ended(sessions.revoked_by_reuse(reused), at_once=True)
+        raise
     user = session.get(User, user_id)
     if user is None:
         raise Unauthorized("unknown user")
@@ -101,16 +92,16 @@ def refresh_tokens(body: RefreshIn, session: SessionDep) -> dict[str, Any]:
     response_class=Response,
     summary="Revoke refresh tokens",
     description=(
-        "With `refreshToken` in the body: revokes that token's family (this "
-        "sign-in only). Without a body: revokes every refresh token the caller "
-        "holds (signs out everywhere). Access tokens already issued stay valid "
-        "until they expire (15 minutes)."
+        "With `refreshToken` in the body: ends that token's sign-in (its "
+        "family) only. Without a body: ends every sign-in of the caller. The "
+        "ended sign-ins' access tokens are refused from then on, and their "
+        "WebSocket connections get a `session:ended` frame and are closed."
     ),
     responses=error_responses(401, 413, 422),
 )
-def logout(session: SessionDep, user: CurrentUser, body: LogoutIn | None = None) -> Response:
-    if body is not None and body.refresh_token:
-        refresh.revoke_family_of(session, user.id, body.refresh_token)
-    else:
-        refresh.revoke_all(session, user.id)
+def logout(
+    session: SessionDep, user: CurrentUser, live: LivePushesDep, body: LogoutIn | None = None
+) -> Response:
+    ended = sessions.logout(session, user, body.refresh_token if body is not None else None)
+    live.sessions_ended(ended)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

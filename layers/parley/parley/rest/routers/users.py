@@ -5,12 +5,13 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response, status
 
 from parley.accounts import service as accounts
-from parley.rest.deps import CurrentUser, SessionDep
+from parley.accounts import sessions
+from parley.rest.deps import ClientIp, CurrentUser, LivePushesDep, SessionDep, TokenClaimsDep
 from parley.rest.errors import error_responses
-from parley.rest.schemas import ProfilePatch, SearchText, UserOut, UsersOut
+from parley.rest.schemas import PasswordChangeIn, ProfilePatch, SearchText, UserOut, UsersOut
 
 router = APIRouter(prefix="/users", tags=["users"])
 
@@ -32,6 +33,40 @@ def update_me(body: ProfilePatch, session: SessionDep, user: CurrentUser) -> dic
     if "display_name" in body.model_fields_set:
         accounts.update_profile(session, user, display_name=body.display_name)
     return accounts.profile(user)
+
+
+@router.patch(
+    "/me/password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    summary="Change the caller's password",
+    description=(
+        "Needs the current password (403 when wrong; attempts are throttled as "
+        "sign-ins are). Every other sign-in of the caller ends: their refresh "
+        "and access tokens are refused, their WebSocket connections get "
+        "`session:ended` (`password_changed`) and are closed. The caller's own "
+        "sign-in goes on."
+    ),
+    responses=error_responses(401, 403, 413, 422, 429),
+)
+def change_password(
+    body: PasswordChangeIn,
+    session: SessionDep,
+    user: CurrentUser,
+    claims: TokenClaimsDep,
+    live: LivePushesDep,
+    ip: ClientIp,
+) -> Response:
+    ended = sessions.change_password(
+        session,
+        user,
+        claims,
+        current_password=body.current_password,
+        new_password=body.new_password,
+        source_ip=ip,
+    )
+    live.sessions_ended(ended)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get(

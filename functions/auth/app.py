@@ -1,0 +1,6 @@
+from parley.accounts.sessions import reauthenticate
+from parley.protocol.frames import Authenticate
+from parley.ws import websocket_route
+
+# The one action a connection whose access token expired may still send.
+handler = websocket_route(reauthenticate, model=Authenticate, renews_token=True)
