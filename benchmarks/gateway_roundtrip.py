@@ -3,8 +3,9 @@
 Three figures, loopback only, N bounded:
   - bare:     a frame echoed by a plain `websockets` server (the floor);
   - gateway:  a frame routed by the gateway to a two-way echo handler;
-  - post:     a POST to @connections (boto3-free: raw httpx) until the frame
-              reaches the client.
+  - post:     a POST to @connections (boto3-free: raw httpx, SigV4-signed with
+              the local credentials as boto3 signs, signing included) until
+              the frame reaches the client.
 
     .venv/bin/python benchmarks/gateway_roundtrip.py [-n 2000]
 """
@@ -28,6 +29,13 @@ from websockets.asyncio.server import serve as ws_serve
 
 sys.path[:0] = [str(Path(__file__).parents[1] / "infra")]
 from parley_dev.gateway import GatewayOptions, GatewayServer, create_app  # noqa: E402
+from parley_dev.gateway.sigv4 import sign  # noqa: E402
+from parley_dev.localenv import DUMMY_CREDENTIALS, REGION  # noqa: E402
+
+LOCAL_KEYS = {
+    "access_key": DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+    "secret_key": DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+}
 
 TEMPLATE = Path(__file__).parents[1] / "tests" / "gateway" / "fixture" / "template.yaml"
 FRAME = json.dumps({"action": "echo", "data": "x" * 64})
@@ -73,7 +81,11 @@ async def post_roundtrips(server: GatewayServer, n: int) -> list[float]:
         samples = []
         for i in range(min(100, n) + n):
             started = time.perf_counter()
-            response, _ = await asyncio.gather(http.post(url, content=FRAME), client.recv())
+            # Signed as boto3 signs (SigV4 with the local credentials), timed with the post.
+            headers = sign("POST", url, FRAME.encode(), region=REGION, **LOCAL_KEYS)
+            response, _ = await asyncio.gather(
+                http.post(url, content=FRAME, headers=headers), client.recv()
+            )
             response.raise_for_status()
             if i >= min(100, n):
                 samples.append(time.perf_counter() - started)

@@ -10,6 +10,8 @@ import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed
 
+from parley_dev.gateway.sigv4 import sign
+
 from .conftest import connection_id_of, open_client
 
 
@@ -78,7 +80,9 @@ def test_post_over_128_kb_is_payload_too_large(gateway, management):
 
 def test_errors_carry_the_amazon_error_type_header(gateway):
     unknown = quote("AAAAAAAAAAAAAAA=", safe="")
-    response = httpx.post(f"{gateway.url}/ws/@connections/{unknown}", content=b"x")
+    url = f"{gateway.url}/ws/@connections/{unknown}"
+    signed = sign("POST", url, b"x", access_key="local", secret_key="local", region="us-east-1")
+    response = httpx.post(url, content=b"x", headers=signed)
     assert response.status_code == 410
     assert response.headers["x-amzn-ErrorType"] == "GoneException"
     assert "message" in response.json()
