@@ -11,7 +11,14 @@
 //   the server stores them once) survive a dropped connection and go out
 //   again; the rest fail fast with code "disconnected";
 // - pings every few minutes (API Gateway drops idle connections), and treats
-//   a missing ack as a dead connection.
+//   a missing ack as a dead connection;
+// - keeps the connection's access token alive: whenever the session gets a
+//   fresh one (session.js refreshes a minute before expiry, in this tab or
+//   another), it is sent over the socket with `auth`. A frame answered
+//   `token_expired` (the computer slept past the expiry) refreshes, sends
+//   `auth`, then goes out again;
+// - a `session:ended` frame (logout elsewhere, password change, revoked
+//   sign-in) signs out: the server closes the socket right after it.
 
 import { config } from './config.js';
 import { uuid } from './lib/ids.js';
@@ -55,6 +62,9 @@ export class Socket {
     this.pingTimer = null;
     this.lastRefreshAt = 0;
     this.generation = 0;
+    this.token = null; // the access token the open socket was opened or renewed with
+    this.renewing = null;
+    this.unsubscribeSession = null;
 
     this.handleOnline = () => this.connectNow();
     this.handleOffline = () => {
@@ -71,6 +81,7 @@ export class Socket {
   start() {
     if (!this.stopped) return;
     this.stopped = false;
+    this.unsubscribeSession = session.onChange((s) => this.sessionChanged(s));
     window.addEventListener('online', this.handleOnline);
     window.addEventListener('offline', this.handleOffline);
     document.addEventListener('visibilitychange', this.handleVisible);
@@ -79,6 +90,8 @@ export class Socket {
 
   stop() {
     this.stopped = true;
+    if (this.unsubscribeSession) this.unsubscribeSession();
+    this.unsubscribeSession = null;
     window.removeEventListener('online', this.handleOnline);
     window.removeEventListener('offline', this.handleOffline);
     document.removeEventListener('visibilitychange', this.handleVisible);
@@ -165,6 +178,7 @@ export class Socket {
     ws.onopen = () => {
       if (ws !== this.ws) return;
       opened = true;
+      this.token = token;
       this.attempt = 0;
       const reconnect = this.everOpened;
       this.everOpened = true;
@@ -183,6 +197,7 @@ export class Socket {
         return;
       }
       if (frame && frame.type === 'ack') this.settle(frame);
+      else if (frame && frame.type === 'session:ended') this.sessionEnded();
       else if (frame && frame.type) this.onFrame(frame);
     };
 
@@ -308,7 +323,70 @@ export class Socket {
       }, wait);
       return;
     }
+    if (ack.code === 'token_expired' && entry.frame.action !== 'auth') {
+      // Nothing was done: back in the outbox, out again after `auth`.
+      entry.sentOn = 0;
+      this.outbox.push(entry);
+      this.tokenExpired();
+      return;
+    }
     entry.reject(new AckError(ack.code || 'internal', ack.message, { retryAfter: ack.retryAfter }));
+  }
+
+  // -- the access token of a live connection --------------------------------
+
+  sessionChanged(s) {
+    if (!s || this.state !== ONLINE || s.accessToken === this.token) return;
+    this.renew(s.accessToken);
+  }
+
+  /** Give the open socket a fresh access token (`auth`), then send what waited. */
+  renew(token) {
+    if (this.renewing) return this.renewing;
+    const ws = this.ws;
+    this.renewing = this.request('auth', { token }, { queue: false, timeout: 10000 })
+      .then(() => {
+        if (ws !== this.ws) return;
+        this.token = token;
+        this.flush();
+      })
+      .catch((err) => {
+        if (err.code === 'unauthorized' || err.code === 'forbidden') {
+          this.stop();
+          this.onUnauthorized();
+        } else if (ws && ws === this.ws) {
+          ws.close(4003, 'auth failed'); // reconnecting uses a fresh token
+        }
+      })
+      .finally(() => {
+        this.renewing = null;
+      });
+    return this.renewing;
+  }
+
+  async tokenExpired() {
+    if (this.renewing) return;
+    let token;
+    try {
+      token = await session.accessToken();
+      // The server's clock says expired: a token this socket already has will not do.
+      if (token === this.token) token = await session.refresh();
+    } catch (err) {
+      if (err.status === 401 || err.status === 403) {
+        this.stop();
+        this.onUnauthorized();
+      } else if (this.ws) {
+        this.ws.close(4003, 'token refresh failed');
+      }
+      return;
+    }
+    if (!this.stopped && token !== this.token) this.renew(token);
+  }
+
+  /** The sign-in ended (logout elsewhere, password change, revoked): sign out here. */
+  sessionEnded() {
+    this.stop();
+    this.onUnauthorized();
   }
 
   startPing() {
