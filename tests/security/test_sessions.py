@@ -404,14 +404,42 @@ def test_a_guesser_is_slowed_and_the_owner_elsewhere_is_not(outside: Stack, alic
     assert owner.status_code == 200
 
 
+def test_a_guesser_hammering_from_one_address_never_fills_the_username_bucket(
+    outside: Stack, alice: SignIn
+) -> None:
+    from parley.config import get_settings
+    from parley.stores.client import get_redis
+
+    limit = get_settings().rate_limit_auth
+    answers = [
+        login_from(outside, "127.0.0.2", "a wrong guess").status_code for _ in range(3 * limit)
+    ]
+
+    assert answers[:limit] == [401] * limit
+    assert 429 in answers
+    # Refused guesses were counted nowhere: the username's bucket holds the
+    # same attempts as the pair's (both are written together or not at all).
+    redis = get_redis()
+    assert redis.zcard("ratelimit:auth:user:alice") == redis.zcard(
+        "ratelimit:auth:pair:127.0.0.2:alice"
+    )
+    assert login_from(outside, "127.0.0.3", PASSWORD).status_code == 200
+
+
 def test_guesses_spread_over_many_addresses_fill_the_larger_per_username_bucket(
     outside: Stack, alice: SignIn
 ) -> None:
     from parley.config import get_settings
+    from parley.stores import ratelimit
 
     settings = get_settings()
-    per_address = settings.rate_limit_auth
-    for attempt in range(settings.rate_limit_auth_username):
+    per_address, addresses = settings.rate_limit_auth, 3
+    # Most of the bucket is filled as earlier guesses would have; the last
+    # guesses come for real, each address staying within its own window.
+    earlier = settings.rate_limit_auth_username - per_address * addresses
+    for _ in range(earlier):
+        ratelimit.hit_all([("auth:user:alice", earlier)], settings.rate_limit_auth_window_seconds)
+    for attempt in range(per_address * addresses):
         address = f"127.0.{attempt // per_address + 10}.1"
         assert login_from(outside, address, "a wrong guess").status_code == 401
 

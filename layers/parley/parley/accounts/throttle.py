@@ -1,7 +1,8 @@
 """Throttling password guesses without locking the account's owner out.
 
 A sign-in attempt (or a password change, which also proves a password)
-counts in three sliding windows, all refused attempts counting nowhere:
+counts in three sliding windows, in all of them or, when one is full, in
+none (a guesser hammering a full window fills no other):
 
 - per (address, username): `rate_limit_auth` (10 a minute). One address
   guessing one account's password is slowed to that pace, and only that
@@ -38,11 +39,6 @@ def limit_registration(*, ip: str) -> None:
 
 
 def _count(*buckets: tuple[str, int]) -> None:
-    window = get_settings().rate_limit_auth_window_seconds
-    refusals = [
-        decision.retry_after
-        for decision in (ratelimit.hit(key, limit, window) for key, limit in buckets)
-        if not decision.allowed
-    ]
-    if refusals:
-        raise RateLimited("too many attempts; try again later", retry_after=max(refusals))
+    decision = ratelimit.hit_all(list(buckets), get_settings().rate_limit_auth_window_seconds)
+    if not decision.allowed:
+        raise RateLimited("too many attempts; try again later", retry_after=decision.retry_after)
