@@ -74,7 +74,9 @@ def _invoke(handler: Any, spec: FunctionSpec, request: dict[str, Any]) -> bytes:
     except (TypeError, ValueError) as exc:
         # Lambda serialises the response; what JSON cannot carry is an error.
         answer.pop("result")
-        return _encode({**answer, "type": "error", **_error(exc), "errorType": "Runtime.MarshalError"})
+        return _encode(
+            {**answer, "type": "error", **_error(exc), "errorType": "Runtime.MarshalError"}
+        )
 
 
 def main(argv: list[str]) -> int:

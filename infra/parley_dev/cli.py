@@ -11,8 +11,8 @@ import threading
 from functools import lru_cache
 from pathlib import Path
 
-from parley_dev.lambda_runtime import Handler, LambdaContext, context_for, load_handler
 from parley_dev.gateway.template import Function, Wiring, load_wiring
+from parley_dev.lambda_runtime import Handler, LambdaContext, context_for, load_handler
 from parley_dev.localenv import apply_local_defaults, ensure_jwt_secret
 from parley_dev.services import ServiceError, Services, port_is_free, start_services
 

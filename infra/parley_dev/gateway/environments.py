@@ -179,7 +179,9 @@ class FunctionEnvironments:
             answer = await environment.invoke(request_id, event)
         except TimeoutError:
             self._discard(environment)
-            self._report(environment, request_id, self.function.timeout_seconds * 1000, None, "timeout")
+            self._report(
+                environment, request_id, self.function.timeout_seconds * 1000, None, "timeout"
+            )
             raise InvocationError(
                 f"{self.function.logical_id}: Task timed out after "
                 f"{self.function.timeout_seconds:.2f} seconds",
