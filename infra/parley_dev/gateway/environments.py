@@ -97,11 +97,12 @@ class Environment:
             )
         except (TimeoutError, EnvironmentGone) as exc:
             environment.kill()
+            await environment.stop()
             raise InvocationError(
                 f"{function.logical_id}: init failed ({type(exc).__name__})", "Runtime.Unknown"
             ) from exc
         if ready.get("type") != "ready":
-            environment.kill()
+            await environment.stop()
             raise InvocationError(
                 f"{function.logical_id}: {ready.get('errorType')}: {ready.get('errorMessage')}",
                 ready.get("errorType") or "Runtime.Unknown",
@@ -167,6 +168,7 @@ class FunctionEnvironments:
         self.waiting: deque[asyncio.Future[Environment]] = deque()
         self._started = 0
         self._tasks: set[asyncio.Task[None]] = set()
+        self._ending: set[asyncio.Task[None]] = set()
 
     @property
     def size(self) -> int:
@@ -292,6 +294,9 @@ class FunctionEnvironments:
     def _discard(self, environment: Environment) -> None:
         environment.kill()
         self.live.discard(environment)
+        ending = asyncio.create_task(environment.stop())
+        self._ending.add(ending)
+        ending.add_done_callback(self._ending.discard)
         self._grow()  # someone may be waiting for the slot it held
 
     async def reap(self, idle_seconds: float) -> None:
@@ -312,7 +317,9 @@ class FunctionEnvironments:
         environments = list(self.live)
         self.live.clear()
         self.idle.clear()
-        await asyncio.gather(*(e.stop() for e in environments), return_exceptions=True)
+        await asyncio.gather(
+            *(e.stop() for e in environments), *self._ending, return_exceptions=True
+        )
 
     # --- the log --------------------------------------------------------------
 
