@@ -47,6 +47,7 @@ options = GatewayOptions(run_event_sources=False, run_schedules=False,
 serve(create_app(Path(sys.argv[1]), options=options), port=int(sys.argv[2]))
 """
 _TICKS = os.sysconf("SC_CLK_TCK")
+LOG = Path(tempfile.gettempdir()) / "environments_bench.log"
 
 
 def cpu_seconds(pid: int) -> float:
@@ -82,7 +83,7 @@ class Gateway:
         self.process = subprocess.Popen(
             [sys.executable, "-c", SERVE, str(template), str(self.port), mode],
             env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path[:3])},
-            stderr=subprocess.DEVNULL,
+            stderr=open(LOG, "a"),  # noqa: SIM115 (the child keeps it)
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -95,36 +96,64 @@ class Gateway:
 
     def stop(self) -> None:
         self.process.terminate()
-        self.process.wait(30)
+        try:
+            self.process.wait(60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
 
 
-async def drive(url_of, frame_of, clients: int, frames: int) -> tuple[list[float], float]:
-    """Each client sends `frames` frames, one at a time; returns latencies and wall time."""
+async def drive(url_of, frame_of, clients: int, frames: int) -> tuple[list[float], int, float]:
+    """Each client sends `frames` frames, one at a time.
+
+    Returns the latencies of the frames answered ok, the count of the others
+    (an error ack, API Gateway's "Internal server error", or no answer in
+    30 s), and the wall time.
+    """
     from websockets.asyncio.client import connect
+    from websockets.exceptions import InvalidStatus
+
+    failures = 0
 
     async def client(index: int) -> list[float]:
-        async with connect(url_of(index), max_size=None, max_queue=None) as socket:
-            await socket.send(json.dumps(frame_of(index, "warm")))
-            await _ack(socket, "warm")
+        nonlocal failures
+        try:
+            socket = await connect(url_of(index), max_size=None, max_queue=None, open_timeout=30)
+        except (OSError, TimeoutError, InvalidStatus):
+            failures += frames
+            return []
+        async with socket:
             samples = []
             for n in range(frames):
                 request_id = f"r{n}"
                 started = time.perf_counter()
                 await socket.send(json.dumps(frame_of(index, request_id)))
-                await _ack(socket, request_id)
-                samples.append(time.perf_counter() - started)
+                if await _answered_ok(socket, request_id):
+                    samples.append(time.perf_counter() - started)
+                else:
+                    failures += 1
             return samples
 
     started = time.perf_counter()
     results = await asyncio.gather(*(client(i) for i in range(clients)))
-    return [s for samples in results for s in samples], time.perf_counter() - started
+    samples = [s for per_client in results for s in per_client]
+    return samples, failures, time.perf_counter() - started
 
 
-async def _ack(socket, request_id: str) -> None:
-    while True:
-        frame = json.loads(await asyncio.wait_for(socket.recv(), 60))
-        if frame.get("requestId") == request_id or frame.get("route") == "echo":
-            return
+async def _answered_ok(socket, request_id: str) -> bool:
+    deadline = time.monotonic() + 30
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            frame = json.loads(await asyncio.wait_for(socket.recv(), left))
+        except TimeoutError:
+            return False
+        if frame.get("route") == "echo":
+            return True
+        if frame.get("requestId") == request_id:
+            return frame.get("status") == "ok"
+        if frame.get("message") == "Internal server error":
+            return False
+    return False
 
 
 def measure(template: Path, mode: str, url_of, frame_of, clients: int, frames: int) -> dict:
@@ -133,15 +162,21 @@ def measure(template: Path, mode: str, url_of, frame_of, clients: int, frames: i
         # A first pass warms every environment (or thread) up; the second is measured.
         asyncio.run(drive(url_of(gateway.port), frame_of, clients, 2))
         cpu_before = cpu_seconds(gateway.process.pid)
-        samples, wall = asyncio.run(drive(url_of(gateway.port), frame_of, clients, frames))
+        samples, failures, wall = asyncio.run(
+            drive(url_of(gateway.port), frame_of, clients, frames)
+        )
         cpu = cpu_seconds(gateway.process.pid) - cpu_before
     finally:
         gateway.stop()
-    return {
-        **summary(samples),
+    result = {
+        **(summary(samples) if samples else {}),
+        "ok": len(samples),
+        "failed": failures,
         "frames_per_s": len(samples) / wall,
         "cpu_cores_used": cpu / wall,
     }
+    print(f"  {template.parent.name}/{template.name} {mode}: {json.dumps(result)}", flush=True)
+    return result
 
 
 def echo_load(clients: int, frames: int) -> dict[str, dict]:
@@ -210,6 +245,7 @@ def main() -> None:
         "clients": args.clients,
         "frames_per_client": args.frames,
     }
+    print(f"gateway logs: {LOG}", flush=True)
     results["echo"] = echo_load(args.clients, args.frames)
     with tempfile.TemporaryDirectory() as data_dir:
         ensure_jwt_secret(Path(data_dir))
