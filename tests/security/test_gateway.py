@@ -210,7 +210,7 @@ def test_boto3_with_other_credentials_gets_a_forbidden_exception(
 def test_the_functions_sign_with_the_local_dummy_credentials() -> None:
     # The suite, like `make run`, applies parley_dev.localenv's defaults; the
     # gateway accepts what botocore resolves for the functions, and that is them.
-    assert credentials_the_functions_get() == {LOCAL_KEY: LOCAL_SECRET}
+    assert credentials_the_functions_get()[LOCAL_KEY] == LOCAL_SECRET
 
 
 # --- CORS on the HTTP API, as the template's CorsConfiguration says -----------

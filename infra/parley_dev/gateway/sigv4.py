@@ -148,13 +148,20 @@ def sign(
 
 
 def credentials_the_functions_get() -> dict[str, str]:
-    """Access key id -> secret, as botocore resolves them in this process (functions too)."""
+    """Access key id -> secret: what botocore resolves in this process (the functions
+    resolve the same), and always the local dummy keys that `parley_dev.localenv` gives.
+
+    The dummy keys are public; what keeps a web page from using them is that
+    a signed request is not a simple one: the browser's preflight finds no
+    CORS on @connections.
+    """
     from botocore.session import Session
 
     from parley_dev.localenv import DUMMY_CREDENTIALS
 
+    allowed = {DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"]: DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]}
     resolved: Any = Session().get_credentials()
-    if resolved is None:
-        return {DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"]: DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]}
-    frozen = resolved.get_frozen_credentials()
-    return {frozen.access_key: frozen.secret_key}
+    if resolved is not None:
+        frozen = resolved.get_frozen_credentials()
+        allowed[frozen.access_key] = frozen.secret_key
+    return allowed
