@@ -14,6 +14,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import os
 from typing import Any
 from urllib.parse import unquote
 
@@ -70,6 +71,12 @@ class ManagementApi:
         # Resolved on first use: the functions' environment is in place by then.
         if self._credentials is None:
             self._credentials = credentials_the_functions_get()
+        if self.options.management_credentials is not None:
+            return self._credentials
+        # Environments started later inherit the process's variables as they are then.
+        key, secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
+        if key and secret and key not in self._credentials:
+            return {**self._credentials, key: secret}
         return self._credentials
 
     def _authenticate(self, scope: dict[str, Any], raw_path: str, payload_sha256: str) -> None:
