@@ -24,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from parley.config import get_settings
 from parley.events import outbox
 from parley.events.envelope import Envelope
-from parley.events.kafka import get_producer
+from parley.events.kafka import discard_producer, get_producer, is_fatal
 from parley.observability import logger
 
 # Rows that one commit publishes itself, older rows of its keys included;
@@ -42,6 +42,8 @@ class Delivery:
 
     acked: list[int] = field(default_factory=list)
     failed: dict[int, str] = field(default_factory=dict)
+    # The producer answered an error it cannot recover from: it must be replaced.
+    producer_failed: bool = False
 
     @property
     def complete(self) -> bool:
@@ -60,7 +62,10 @@ def produce(producer: Producer, rows: Sequence[outbox.OutboxRow], timeout: float
     """Produce rows in order and wait up to `timeout` for their acknowledgements.
 
     What is still queued at the deadline is purged (it fails here rather than
-    reaching the broker behind the relay's copy) and counted as failed.
+    reaching the broker behind the relay's copy) and counted as failed; so is
+    what was in flight. Failed rows are not marked published: they stay for
+    the relay. A producer that answered a fatal error (fenced, out of
+    sequence) is discarded, and the next call gets a fresh one.
     """
     delivery = Delivery()
 
@@ -70,6 +75,7 @@ def produce(producer: Producer, rows: Sequence[outbox.OutboxRow], timeout: float
                 delivery.acked.append(row_id)
             else:
                 delivery.failed[row_id] = str(error)
+                delivery.producer_failed |= is_fatal(error)
 
         return report
 
@@ -87,10 +93,19 @@ def produce(producer: Producer, rows: Sequence[outbox.OutboxRow], timeout: float
             # the rows wait, in order, for the next attempt.
             for rest in rows[index:]:
                 delivery.failed[rest.id] = str(exc)
+            if isinstance(exc, KafkaException) and isinstance(exc.args[0], KafkaError):
+                delivery.producer_failed |= is_fatal(exc.args[0])
             break
-    if producer.flush(timeout) > 0:
-        producer.purge(in_queue=True, in_flight=False)
-        producer.poll(0)
+    try:
+        if producer.flush(timeout) > 0:
+            producer.purge(in_queue=True, in_flight=False)
+            producer.poll(0)
+    except KafkaException as exc:
+        # A fatal error surfaces here too; what had no report counts as failed below.
+        error = exc.args[0]
+        delivery.producer_failed |= not isinstance(error, KafkaError) or is_fatal(error)
+    if delivery.producer_failed:
+        discard_producer()
     answered = set(delivery.acked) | set(delivery.failed)
     for row in rows:
         if row.id not in answered:
@@ -152,6 +167,3 @@ def resume_publishing() -> None:
     global _paused_until
     _paused_until = 0.0
 
-
-# The producer that has had an acknowledgement already (a warm one).
-_warm_producer: Producer | None = None
