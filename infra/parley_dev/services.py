@@ -191,7 +191,9 @@ def _prepare_root_run(pgdata: Path) -> str | None:
     return POSTGRES_SYSTEM_USER
 
 
-def start_postgres(data_dir: Path, timeout: float = 60.0, port: int | None = None) -> RunningService:
+def start_postgres(
+    data_dir: Path, timeout: float = 60.0, port: int | None = None
+) -> RunningService:
     pgdata = (data_dir / "postgres").resolve()
     pgdata.mkdir(parents=True, exist_ok=True)
     log_path = data_dir.resolve() / "logs" / "postgres.log"

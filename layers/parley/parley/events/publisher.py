@@ -166,4 +166,3 @@ def resume_publishing() -> None:
     """Forget a pause after a failure (tests; or once the broker is known to be back)."""
     global _paused_until
     _paused_until = 0.0
-
