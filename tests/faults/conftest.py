@@ -2,8 +2,8 @@
 
 Each fixture starts a fresh embedded service, points the process's settings
 at it for the length of the test, and hands back a `Fault` that acts on the
-real process: `pause()`/`resume()` send SIGSTOP/SIGCONT to its whole process
-group (PostgreSQL's backends included), `restart()` kills it and starts a
+real process: `pause()`/`resume()` send SIGSTOP/SIGCONT to all of its processes
+(PostgreSQL's backends included), `restart()` kills it and starts a
 new one on the same port (with empty data, as after a crash of a cache).
 The rest of the suite never sees these services.
 """
@@ -41,18 +41,40 @@ class Fault:
         assert self.service.process is not None
         return self.service.process.pid
 
+    def processes(self) -> list[int]:
+        """The service's process and all its descendants (PostgreSQL's backends
+        lead process groups of their own, so a group signal would miss them)."""
+        parents: dict[int, int] = {}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    stat = (entry / "stat").read_text()
+                except OSError:
+                    continue
+                parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+        family, frontier = [self.pid], [self.pid]
+        while frontier:
+            children = [pid for pid, parent in parents.items() if parent in frontier]
+            family += children
+            frontier = children
+        return family
+
     def pause(self) -> None:
-        os.killpg(self.pid, signal.SIGSTOP)
+        """SIGSTOP to every process of the service: it stops answering, sockets stay open."""
+        for pid in self.processes():
+            os.kill(pid, signal.SIGSTOP)
 
     def resume(self) -> None:
-        os.killpg(self.pid, signal.SIGCONT)
+        for pid in self.processes():
+            os.kill(pid, signal.SIGCONT)
 
     def kill(self) -> None:
         process = self.service.process
         assert process is not None
         if process.poll() is None:
-            os.killpg(self.pid, signal.SIGCONT)  # a stopped process cannot die cleanly
-            os.killpg(self.pid, signal.SIGKILL)
+            family = self.processes()
+            for pid in family:
+                os.kill(pid, signal.SIGKILL)
             process.wait()
 
     def start_again(self) -> None:
@@ -141,3 +163,33 @@ def publishing_resumed() -> Iterator[None]:
     publisher.resume_publishing()
     yield
     publisher.resume_publishing()
+
+
+@pytest.fixture
+def fault_gateway() -> Iterator[str]:
+    """A dev gateway of the test's own, started after the services it asks for
+    first (list this fixture after `own_redis`/`own_postgres`/`own_broker`), so
+    its functions use them. Its base URL."""
+    from parley.config import get_settings
+    from parley_dev.gateway import GatewayOptions, GatewayServer, create_app
+    from tests.conftest import ROOT
+
+    options = GatewayOptions(run_event_sources=False, run_schedules=False)
+    server = GatewayServer(
+        create_app(ROOT / "template.yaml", options=options, web_dir=ROOT / "web")
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("WEBSOCKET_CONNECTIONS_URL", f"{server.url}/ws")
+        get_settings.cache_clear()
+        with server:
+            yield server.url
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def fault_chatters(fault_gateway: str) -> Iterator[object]:
+    """Alice and Bob (see tests/e2e) on the fault test's own gateway."""
+    from tests.e2e.conftest import chatters_on
+
+    with chatters_on(fault_gateway) as world:
+        yield world

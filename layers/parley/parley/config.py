@@ -18,7 +18,14 @@ class Settings(BaseSettings):
     # Backing services
     database_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/parley"
     database_pool_size: int = 5
+    # A stalled PostgreSQL fails a request after these, never holds it (seconds):
+    # opening a connection, waiting for one from the pool, any one statement.
+    database_connect_timeout_seconds: float = 3.0
+    database_pool_timeout_seconds: float = 3.0
+    database_statement_timeout_seconds: float = 5.0
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # Connecting to Redis and any one command (seconds).
+    redis_timeout_seconds: float = 2.0
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     # Extra librdkafka settings as JSON, e.g. SASL/IAM for MSK.
     kafka_client_config: dict[str, str] = Field(default_factory=dict)
@@ -83,6 +90,11 @@ class Settings(BaseSettings):
     # the @connections endpoint, https://{api}.execute-api.{region}.amazonaws.com/{stage}
     # on AWS, http://HOST:PORT/ws on the dev gateway. Unset: REST pushes nothing.
     websocket_connections_url: str | None = None
+
+    # GET /health: how long it waits for any service, and the age past which an
+    # unpublished event means Kafka is degraded (the relay runs every minute).
+    health_timeout_seconds: float = 2.0
+    health_outbox_max_age_seconds: float = 120.0
 
     # Observability (Powertools reads its own POWERTOOLS_* variables too)
     log_level: str = "INFO"

@@ -141,6 +141,16 @@ class Pusher:
             self.on_offline(result.left_offline)
         return result
 
+    def close(self, connection_id: str) -> bool:
+        """Close a connection (DeleteConnection); False when it was gone already."""
+        try:
+            management_client(self.endpoint).delete_connection(ConnectionId=connection_id)
+        except ClientError as error:
+            if _is_gone(error):
+                return False
+            raise
+        return True
+
     def to_users(
         self,
         user_ids: Iterable[uuid.UUID],

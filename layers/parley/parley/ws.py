@@ -37,9 +37,11 @@ from aws_lambda_powertools.utilities.parser.models import (
     APIGatewayWebSocketDisconnectEventModel,
     APIGatewayWebSocketMessageEventModel,
 )
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, Field, ValidationError
 
 from parley.auth.tokens import InvalidToken, decode_access_token
+from parley.availability import unavailable_from
 from parley.chat.context import ActionContext, Listing
 from parley.chat.presence import deliver_queued, live_pusher
 from parley.config import get_settings
@@ -141,7 +143,7 @@ def _answer(
         pusher = _pusher(context.domain_name, context.stage)
         connection, catch_up_due = connections.claim(context.connection_id)
         if connection is None:
-            raise Unauthorized("connection not registered; reconnect")
+            _close_unregistered(context.connection_id, pusher)
         logger.append_keys(userId=str(connection.user_id))
         if catch_up_due:
             _catch_up(connection, pusher)
@@ -159,10 +161,27 @@ def _answer(
             retry_after=getattr(error, "retry_after", None),
             field=error.field,
         )
-    except Exception:
+    except Exception as error:
+        unavailable = unavailable_from(error)
+        if unavailable is not None:
+            logger.warning("action failed: a service is unavailable", extra={"error": str(error)})
+            metrics.add_metric(name="Unavailable", unit=MetricUnit.Count, value=1)
+            return error_ack(request_id, unavailable.code, unavailable.message)
         logger.exception("action failed")
         metrics.add_metric(name="ActionFailures", unit=MetricUnit.Count, value=1)
         return error_ack(request_id, ErrorCode.INTERNAL, "internal error")
+
+
+def _close_unregistered(connection_id: str, pusher: Pusher) -> None:
+    """A live socket Redis does not know (Redis lost its data, or a push raced
+    its $connect): nothing would reach it. It is closed, so that the client
+    reconnects and registers again; its frame is not served."""
+    logger.warning("frame from an unregistered connection; closing it")
+    try:
+        pusher.close(connection_id)
+    except (BotoCoreError, ClientError):
+        logger.exception("closing an unregistered connection failed")
+    raise Unauthorized("connection not registered; reconnect")
 
 
 def _read_frame(body: Any) -> dict[str, Any]:
@@ -170,6 +189,8 @@ def _read_frame(body: Any) -> dict[str, Any]:
         raise BadRequest("empty frame")
     try:
         raw = json.loads(body)
+    except RecursionError as error:
+        raise BadRequest("frame is nested too deeply") from error
     except ValueError as error:
         raise BadRequest("frame is not JSON") from error
     if not isinstance(raw, dict):
@@ -329,7 +350,18 @@ def connect_route(domain_fn: Callable[[Handshake], None]) -> Callable[[dict, Any
             logger.append_keys(connectionId=connection.connection_id, userId=str(claims.user_id))
             domain_fn(Handshake(connection, _pusher(context_.domain_name, context_.stage)))
             metrics.add_metric(name="Connections", unit=MetricUnit.Count, value=1)
-        except Exception:
+        except ParleyError as error:
+            logger.info(
+                "connect refused", extra={"code": error.code.value, "reason": error.message}
+            )
+            return {"statusCode": error.http_status, "body": error.message}
+        except Exception as error:
+            unavailable = unavailable_from(error)
+            if unavailable is not None:
+                logger.warning(
+                    "connect failed: a service is unavailable", extra={"error": str(error)}
+                )
+                return {"statusCode": 503, "body": unavailable.message}
             logger.exception("connect failed")
             return {"statusCode": 500, "body": "internal error"}
         response: dict[str, Any] = {"statusCode": 200}

@@ -10,6 +10,7 @@ from sqlalchemy import URL, Engine, create_engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from parley.config import get_settings
+from parley.db.bounded import bound_connections, connect_args
 
 _engine: Engine | None = None
 _sessionmaker: sessionmaker[Session] | None = None
@@ -68,7 +69,13 @@ def get_engine() -> Engine:
             pool_pre_ping=True,
             # A warm Lambda keeps its connection; RDS Proxy pools behind it.
             pool_recycle=300,
+            # Fail fast when PostgreSQL stalls: see parley.db.bounded.
+            pool_timeout=settings.database_pool_timeout_seconds,
+            connect_args=connect_args(),
+            # SQL parameters (message bodies) never reach an error or a log line.
+            hide_parameters=True,
         )
+        bound_connections(_engine)
         _sessionmaker = sessionmaker(_engine, expire_on_commit=False)
     return _engine
 

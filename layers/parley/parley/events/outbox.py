@@ -200,3 +200,16 @@ def unpublished_count(connection: Connection) -> int:
     return connection.execute(
         select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
     ).scalar_one()
+
+
+def oldest_unpublished_age(connection: Connection) -> float | None:
+    """Seconds since the oldest unpublished row was written; None when all are published."""
+    oldest = (
+        select(outbox.c.created_at)
+        .where(outbox.c.published_at.is_(None))
+        .order_by(outbox.c.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    age = connection.execute(select(func.extract("epoch", func.now() - oldest))).scalar_one()
+    return None if age is None else float(age)

@@ -14,6 +14,7 @@ class ErrorCode(StrEnum):
     RATE_LIMITED = "rate_limited"
     TOO_LARGE = "too_large"
     UNKNOWN_ACTION = "unknown_action"
+    UNAVAILABLE = "unavailable"
     INTERNAL = "internal"
 
 
@@ -26,6 +27,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.TOO_LARGE: 413,
     ErrorCode.UNKNOWN_ACTION: 400,
+    ErrorCode.UNAVAILABLE: 503,
     ErrorCode.INTERNAL: 500,
 }
 
@@ -71,6 +73,15 @@ class TooLarge(ParleyError):
 
 class UnknownAction(ParleyError):
     code = ErrorCode.UNKNOWN_ACTION
+
+
+class Unavailable(ParleyError):
+    """A backing service (PostgreSQL, Redis, the broker) did not answer in time.
+
+    Nothing was done; the same request may be tried again.
+    """
+
+    code = ErrorCode.UNAVAILABLE
 
 
 class RateLimited(ParleyError):
