@@ -237,3 +237,5 @@ def test_a_frame_from_a_connection_whose_user_was_never_connected_is_unauthorize
 
     assert ack["code"] == "unauthorized"
     assert _stored_messages() == 0
+    # Closed, so that a real client reconnects and registers again.
+    assert world.recorder.closed == [ghost.connection_id]

@@ -10,8 +10,10 @@
 //   order on reconnect. Retryable frames (sends carry a clientMessageId, so
 //   the server stores them once) survive a dropped connection and go out
 //   again; the rest fail fast with code "disconnected";
-// - pings every few minutes (API Gateway drops idle connections), and treats
-//   a missing ack as a dead connection.
+// - pings on open (the first frame is when the server delivers what queued
+//   while we were away) and every 30 s after (API Gateway drops idle
+//   connections, and presence lapses without pings); a missing ack means a
+//   dead connection.
 
 import { config } from './config.js';
 import { uuid } from './lib/ids.js';
@@ -313,8 +315,8 @@ export class Socket {
 
   startPing() {
     clearInterval(this.pingTimer);
-    this.pingTimer = setInterval(() => {
-      this.request('ping', {}, { queue: false, timeout: 10000 }).catch(() => {});
-    }, config.pingIntervalMs);
+    const ping = () => this.request('ping', {}, { queue: false, timeout: 10000 }).catch(() => {});
+    ping();
+    this.pingTimer = setInterval(ping, config.pingIntervalMs);
   }
 }

@@ -45,6 +45,11 @@ class Settings(BaseSettings):
     # WebSocket behaviour
     allowed_origins: list[str] = Field(default_factory=list)
     connection_ttl_seconds: int = 2 * 3600 + 600
+    # A user counts as online for this long after their last ping (clients
+    # ping every 30 s); past it they are offline, $disconnect or not.
+    presence_ttl_seconds: int = 90
+    # Live connections one user may hold; $connect refuses one more (429).
+    max_connections_per_user: int = 10
     max_pins_per_chat: int = 50
     edit_window_seconds: int = 48 * 3600
     message_max_chars: int = 4000

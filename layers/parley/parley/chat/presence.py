@@ -20,12 +20,13 @@ from parley.chat import receipts
 from parley.chat.context import ActionContext, Listing
 from parley.chat.history import aggregate_statuses
 from parley.chat.views import message_view, user_view
+from parley.config import get_settings
 from parley.db.models import ChatMember, Message, Receipt, ReceiptStatus, User
 from parley.db.session import session_scope
 from parley.events.catalog import USER_OFFLINE, USER_ONLINE
 from parley.events.outbox import emit
 from parley.observability import logger
-from parley.protocol.errors import UnknownAction
+from parley.protocol.errors import TooManyConnections, UnknownAction
 from parley.protocol.frames import NoData, message_frame, users_update_frame
 from parley.push import Pusher
 from parley.stores import connections, presence
@@ -66,8 +67,18 @@ def live_pusher(endpoint: str) -> Pusher:
 
 
 def open_session(connection: connections.Connection, pusher: Pusher) -> None:
-    """$connect: register the connection; online on the user's first live one."""
+    """$connect: register the connection; online on the user's first live one.
+
+    A user past `max_connections_per_user` live connections is refused (the
+    check follows the registration, so two racing connects never both slip in).
+    """
     first = connections.add(connection)
+    cap = get_settings().max_connections_per_user
+    if not first and connections.count(connection.user_id) > cap:
+        connections.remove(connection.connection_id, connection.user_id)
+        raise TooManyConnections(
+            f"too many connections: at most {cap} per user; close another one first"
+        )
     connections.mark_catch_up_due(connection.connection_id)
     if first:
         presence.mark_online(connection.user_id)
@@ -161,8 +172,9 @@ def users_list(ctx: ActionContext, _data: NoData) -> Listing:
 
 
 def ping(ctx: ActionContext, _data: NoData) -> str:
-    """`ping`: keep the connection registered for another TTL."""
+    """`ping`: keep the connection registered for another TTL, and its user online."""
     connections.refresh(ctx.connection_id, ctx.user_id)
+    presence.heartbeat(ctx.user_id)
     return "pong"
 
 

@@ -84,6 +84,12 @@ class Unavailable(ParleyError):
     code = ErrorCode.UNAVAILABLE
 
 
+class TooManyConnections(ParleyError):
+    """$connect past the per-user connection cap (refused with 429)."""
+
+    code = ErrorCode.RATE_LIMITED
+
+
 class RateLimited(ParleyError):
     code = ErrorCode.RATE_LIMITED
 
