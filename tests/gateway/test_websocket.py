@@ -239,9 +239,9 @@ def test_a_connection_with_too_many_frames_waiting_is_closed_with_1008(journal):
 
 def test_frames_waiting_within_the_bound_are_all_served(journal):
     options = GatewayOptions(max_queued_frames=3, run_event_sources=False, run_schedules=False)
-    with GatewayServer(create_app(FIXTURE_TEMPLATE, options=options)) as server:
-        with open_client(server) as client:
-            for seq in range(3):  # at most three waiting, however fast they come
-                client.send(json.dumps({"action": "slow", "seconds": 0.2, "seq": seq}))
-            replies = [json.loads(client.recv(timeout=10)) for _ in range(3)]
+    server = GatewayServer(create_app(FIXTURE_TEMPLATE, options=options))
+    with server, open_client(server) as client:
+        for seq in range(3):  # at most three waiting, however fast they come
+            client.send(json.dumps({"action": "slow", "seconds": 0.2, "seq": seq}))
+        replies = [json.loads(client.recv(timeout=10)) for _ in range(3)]
     assert [reply["seq"] for reply in replies] == [0, 1, 2]
