@@ -12,6 +12,7 @@ It never raises: the change is committed, and its event is safe in the table.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Sequence
@@ -32,6 +33,13 @@ from parley.observability import logger
 AT_COMMIT_CAP = 100
 
 _paused_until = 0.0
+# Rows handed to a producer that has not reported on them yet (a flush timed
+# out with them on the wire), by row id, with that producer. They are not
+# produced again while it may still deliver them: an outage would otherwise
+# put one copy on the wire per relay run.
+_in_flight: dict[int, Producer] = {}
+# Rows whose acknowledgement arrived after their flush had given up.
+_acked_late: set[int] = set()
 # The producer that has had an acknowledgement already (a warm one).
 _warm_producer: Producer | None = None
 
@@ -68,9 +76,15 @@ def produce(producer: Producer, rows: Sequence[outbox.OutboxRow], timeout: float
     sequence) is discarded, and the next call gets a fresh one.
     """
     delivery = Delivery()
+    returned = False
 
     def on_delivery(row_id: int):
         def report(error: KafkaError | None, _message: Message) -> None:
+            _in_flight.pop(row_id, None)
+            if returned:  # a late report: the row is still unpublished in the table
+                if error is None:
+                    _acked_late.add(row_id)
+                return
             if error is None:
                 delivery.acked.append(row_id)
             else:
@@ -79,7 +93,21 @@ def produce(producer: Producer, rows: Sequence[outbox.OutboxRow], timeout: float
 
         return report
 
+    with contextlib.suppress(KafkaException):
+        producer.poll(0)  # collect late reports first (a fatal error shows again below)
+    if len(_acked_late) > 10_000:  # rows someone else published meanwhile
+        _acked_late.clear()
+    waiting_keys: set[str] = set()
     for index, row in enumerate(rows):
+        if row.id in _acked_late:
+            _acked_late.discard(row.id)
+            delivery.acked.append(row.id)
+            continue
+        if _in_flight.get(row.id) is producer or row.key in waiting_keys:
+            # Still on the wire from an earlier attempt; its key waits behind it.
+            waiting_keys.add(row.key)
+            delivery.failed[row.id] = "still in flight from an earlier attempt"
+            continue
         try:
             producer.produce(
                 row.topic,
@@ -88,6 +116,7 @@ def produce(producer: Producer, rows: Sequence[outbox.OutboxRow], timeout: float
                 headers=headers_for(row.payload),
                 on_delivery=on_delivery(row.id),
             )
+            _in_flight[row.id] = producer
         except (BufferError, KafkaException) as exc:
             # The local queue is full or the producer is unusable: the rest of
             # the rows wait, in order, for the next attempt.
@@ -104,8 +133,11 @@ def produce(producer: Producer, rows: Sequence[outbox.OutboxRow], timeout: float
         # A fatal error surfaces here too; what had no report counts as failed below.
         error = exc.args[0]
         delivery.producer_failed |= not isinstance(error, KafkaError) or is_fatal(error)
+    returned = True
     if delivery.producer_failed:
         discard_producer()
+        for row_id in [i for i, p in _in_flight.items() if p is producer]:
+            del _in_flight[row_id]
     answered = set(delivery.acked) | set(delivery.failed)
     for row in rows:
         if row.id not in answered:
