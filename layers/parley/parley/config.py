@@ -98,7 +98,7 @@ class Settings(BaseSettings):
 
     # GET /health: how long it waits for any service, and the age past which an
     # unpublished event means Kafka is degraded (the relay runs every minute).
-    health_timeout_seconds: float = 2.0
+    health_timeout_seconds: float = 1.5
     health_outbox_max_age_seconds: float = 120.0
 
     # Observability (Powertools reads its own POWERTOOLS_* variables too)
