@@ -174,7 +174,9 @@ def fault_gateway() -> Iterator[str]:
     from parley_dev.gateway import GatewayOptions, GatewayServer, create_app
     from tests.conftest import ROOT
 
-    options = GatewayOptions(run_event_sources=False, run_schedules=False)
+    # Functions run in the test's process: they use the services this test
+    # owns, and no environment has to start cold under a stalled service.
+    options = GatewayOptions(run_event_sources=False, run_schedules=False, in_process=True)
     server = GatewayServer(
         create_app(ROOT / "template.yaml", options=options, web_dir=ROOT / "web")
     )
