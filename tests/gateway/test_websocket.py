@@ -226,8 +226,8 @@ def test_a_connection_with_too_many_frames_waiting_is_closed_with_1008(journal):
     with GatewayServer(create_app(FIXTURE_TEMPLATE, options=options)) as server:
         with open_client(server) as client:
             connection_id = connection_id_of(client)
-            # Five frames while the first takes a second: more than three wait.
-            for seq in range(5):
+            # Twenty frames while the first takes a second: more than three wait.
+            for seq in range(20):
                 client.send(json.dumps({"action": "slow", "seconds": 1, "seq": seq}))
             with pytest.raises(ConnectionClosed) as closed:
                 while True:
