@@ -6,13 +6,16 @@ Against `make run` (or any stack whose broker runs on this machine):
         --bootstrap 127.0.0.1:PORT --outage pause --seconds 20
 
 It registers two users, opens a WebSocket for one, and sends a message every
-0.6 s for the whole run (under the 20 per 10 s rate limit). After 5 s it stops the broker (SIGSTOP to every
-process listening on the bootstrap port, or SIGKILL and a new broker on the
-same port with `--outage kill`) for `--seconds`, then lets it run again, and
-keeps sending for 5 s more. A consumer reads `message.created` from the
-start; the report gives, for the messages acknowledged, how many reached the
-topic, how many did so more than once, and the seconds from the broker's
-return until the last one arrived.
+0.6 s for the whole run (under the 20 per 10 s rate limit). After 5 s it
+stops the broker (SIGSTOP to every process listening on the bootstrap port,
+or SIGKILL and a new broker on the same port with `--outage kill`) for
+`--seconds`, then lets it run again, and keeps sending for 5 s more. A
+consumer reads `message.created` from the start; the report gives, for the
+messages acknowledged, how many reached the topic, how many did so more than
+once, and the seconds from the broker's return until the last one arrived.
+
+With `--outage kill` the new broker is not the stack's child: it outlives
+`make run`; its pid is printed, stop it afterwards.
 """
 
 from __future__ import annotations
@@ -141,12 +144,13 @@ def main() -> None:
                     for pid in broker_pids:
                         os.kill(pid, signal.SIGCONT)
                 else:
-                    subprocess.Popen(  # noqa: S603 - the broker's own command line
+                    restarted = subprocess.Popen(
                         [part.decode() for part in broker_argv],
                         stdout=subprocess.DEVNULL,
                         stderr=subprocess.DEVNULL,
                         start_new_session=True,
                     )
+                    print(f"new broker: pid {restarted.pid} (stop it when done)")
                     time.sleep(1)
                     subprocess.run(
                         [".venv/bin/parley-dev", "topics"],
