@@ -27,7 +27,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
@@ -164,7 +164,10 @@ def _answer(
     except Exception as error:
         unavailable = unavailable_from(error)
         if unavailable is not None:
-            logger.warning("action failed: a service is unavailable", extra={"error": str(error)})
+            logger.warning(
+                "action failed: a service is unavailable",
+                extra={"error": type(error).__name__, "reason": unavailable.message},
+            )
             metrics.add_metric(name="Unavailable", unit=MetricUnit.Count, value=1)
             return error_ack(request_id, unavailable.code, unavailable.message)
         logger.exception("action failed")
@@ -172,7 +175,7 @@ def _answer(
         return error_ack(request_id, ErrorCode.INTERNAL, "internal error")
 
 
-def _close_unregistered(connection_id: str, pusher: Pusher) -> None:
+def _close_unregistered(connection_id: str, pusher: Pusher) -> NoReturn:
     """A live socket Redis does not know (Redis lost its data, or a push raced
     its $connect): nothing would reach it. It is closed, so that the client
     reconnects and registers again; its frame is not served."""
@@ -359,7 +362,8 @@ def connect_route(domain_fn: Callable[[Handshake], None]) -> Callable[[dict, Any
             unavailable = unavailable_from(error)
             if unavailable is not None:
                 logger.warning(
-                    "connect failed: a service is unavailable", extra={"error": str(error)}
+                    "connect failed: a service is unavailable",
+                    extra={"error": type(error).__name__, "reason": unavailable.message},
                 )
                 return {"statusCode": 503, "body": unavailable.message}
             logger.exception("connect failed")

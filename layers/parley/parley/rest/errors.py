@@ -105,7 +105,10 @@ def _unavailable(_request: Request, exc: Exception) -> JSONResponse:
     if unavailable is None:
         logger.exception("database error", exc_info=exc)
         return error_response(ErrorCode.INTERNAL, "internal error")
-    logger.warning("request failed: a service is unavailable", extra={"error": str(exc)})
+    logger.warning(
+        "request failed: a service is unavailable",
+        extra={"error": type(exc).__name__, "reason": unavailable.message},
+    )
     return error_response(unavailable.code, unavailable.message, headers={"Retry-After": "1"})
 
 
