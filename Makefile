@@ -18,12 +18,13 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	@$(BIN)/parley-dev up
 
-test: $(STAMP)
+test: lint
 	@$(BIN)/parley-dev browser-deps
 	@$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	@$(BIN)/ruff check .
+	@$(BIN)/ruff format --check --quiet . || { echo "ruff format would change the files above: run $(BIN)/ruff format ."; exit 1; }
 
 services: $(STAMP)
 	@$(BIN)/parley-dev services
