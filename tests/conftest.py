@@ -113,6 +113,7 @@ def gateway_server(stack: dict[str, str]) -> Iterator[object]:
     get_settings.cache_clear()
     try:
         with server:
+            server.gateway.runner.wait_provisioned(timeout=600)
             yield server
     finally:
         os.environ.pop("WEBSOCKET_CONNECTIONS_URL", None)

@@ -433,6 +433,18 @@ class EnvironmentRunner:
             return_exceptions=True,
         )
 
+    def wait_provisioned(self, timeout: float) -> None:
+        """From another thread: block until the provisioned environments are up."""
+        assert self._loop is not None, "start() first"
+        provisioning = self._provisioning
+        if provisioning is None:
+            return
+
+        async def provisioned() -> None:
+            await asyncio.shield(provisioning)
+
+        asyncio.run_coroutine_threadsafe(provisioned(), self._loop).result(timeout)
+
     async def invoke(self, logical_id: str, event: Any) -> Any:
         if self._stopped:
             raise InvocationError("the gateway is stopping")
