@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint services clean
+.PHONY: run test test-unit lint services clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -21,6 +21,10 @@ run: $(STAMP)
 test: lint
 	@$(BIN)/parley-dev browser-deps
 	@$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The tests that need no service: seconds, nothing started.
+test-unit: lint
+	@$(BIN)/python -m pytest -m unit $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	@$(BIN)/ruff check .

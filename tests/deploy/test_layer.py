@@ -7,10 +7,13 @@ import re
 import tomllib
 from pathlib import Path
 
+import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from tests.deploy.conftest import ROOT
+
+pytestmark = pytest.mark.unit
 
 
 def normalized(requirement: str) -> str:

@@ -10,6 +10,8 @@ import pytest
 
 from tests.deploy.conftest import FUNCTIONS_DIR, TEMPLATE_PATH
 
+pytestmark = pytest.mark.unit
+
 # DESIGN §5: every action of the wire protocol, and whether the client gets an ack.
 WIRE_ACTIONS = {
     "$connect": False,
