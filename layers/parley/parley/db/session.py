@@ -10,6 +10,7 @@ from sqlalchemy import URL, Engine, create_engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from parley.config import get_settings
+from parley.snapstart import holds_connections
 
 _engine: Engine | None = None
 _sessionmaker: sessionmaker[Session] | None = None
@@ -73,6 +74,7 @@ def get_engine() -> Engine:
     return _engine
 
 
+@holds_connections
 def reset_engine() -> None:
     """Drop the engine (tests, or after the settings changed)."""
     global _engine, _sessionmaker
