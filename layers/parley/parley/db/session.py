@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from parley.config import get_settings
 from parley.db.bounded import bound_connections, connect_args
+from parley.snapstart import holds_connections
 
 _engine: Engine | None = None
 _sessionmaker: sessionmaker[Session] | None = None
@@ -80,6 +81,7 @@ def get_engine() -> Engine:
     return _engine
 
 
+@holds_connections
 def reset_engine() -> None:
     """Drop the engine (tests, or after the settings changed)."""
     global _engine, _sessionmaker

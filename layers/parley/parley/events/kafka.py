@@ -8,6 +8,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from parley.config import get_settings
 from parley.events.catalog import TOPICS
 from parley.observability import logger
+from parley.snapstart import holds_connections
 
 _producer: Producer | None = None
 # Set when librdkafka reports a fatal error (a fenced or broken idempotent
@@ -77,6 +78,7 @@ def get_producer() -> Producer:
     return _producer
 
 
+@holds_connections
 def reset_producer() -> None:
     global _producer, _producer_failed
     if _producer is not None:

@@ -8,6 +8,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.retry import Retry
 
 from parley.config import get_settings
+from parley.snapstart import holds_connections
 
 _client: redis.Redis | None = None
 
@@ -29,6 +30,7 @@ def get_redis() -> redis.Redis:
     return _client
 
 
+@holds_connections
 def reset_redis() -> None:
     global _client
     if _client is not None:
