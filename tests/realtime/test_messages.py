@@ -280,3 +280,41 @@ def test_the_sent_message_lands_in_the_message_cache(world: World) -> None:
     cached = message_cache.get(sent["id"])
     assert cached["body"] == "cached" and "status" not in cached
     assert [view["id"] for view in message_cache.recent(world.group)] == [sent["id"]]
+
+
+def test_a_connection_still_connecting_that_answers_410_is_kept_and_catches_up(
+    world: World,
+) -> None:
+    from parley.stores import connections, presence
+
+    # Given bob's $connect has registered his connection, but no frame came yet
+    alice = world.online(world.alice)
+    bob = world.connect(world.bob)
+    world.recorder.gone.add(bob.connection_id)
+
+    # When a push to it answers 410 (API Gateway does so until $connect returns)
+    ack = alice.send("message", {"chatId": str(world.group), "body": "early"})
+
+    # Then it stays registered, bob stays online, and the message waits for him
+    assert ack["message"]["status"] == "SENT"
+    assert connections.get(bob.connection_id) is not None
+    assert presence.of_users([world.bob])[world.bob].online
+    world.recorder.gone.discard(bob.connection_id)
+    assert bob.send("ping")["status"] == "ok"
+    assert [f["data"]["id"] for f in bob.frames("message")] == [ack["message"]["id"]]
+
+
+def test_an_unconfirmed_connection_older_than_any_connect_that_answers_410_is_removed(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from parley.config import get_settings
+    from parley.stores import connections
+
+    alice = world.online(world.alice)
+    bob = world.connect(world.bob)
+    world.recorder.gone.add(bob.connection_id)
+    monkeypatch.setattr(get_settings(), "connection_confirm_seconds", 0.0)
+
+    alice.send("message", {"chatId": str(world.group), "body": "anyone?"})
+
+    assert connections.get(bob.connection_id) is None

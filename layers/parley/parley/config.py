@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     # WebSocket behaviour
     allowed_origins: list[str] = Field(default_factory=list)
     connection_ttl_seconds: int = 2 * 3600 + 600
+    # A connection that has sent no frame yet and is younger than this may be
+    # still connecting (API Gateway's $connect integration times out at 29 s):
+    # a 410 from it does not prove it gone.
+    connection_confirm_seconds: float = 30.0
     max_pins_per_chat: int = 50
     edit_window_seconds: int = 48 * 3600
     message_max_chars: int = 4000

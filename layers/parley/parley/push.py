@@ -84,6 +84,8 @@ def encode(frame: Mapping[str, Any]) -> bytes:
 class FanOutResult:
     delivered: set[str] = field(default_factory=set)
     gone: set[str] = field(default_factory=set)
+    # Answered 410 while still connecting: kept, not delivered (it catches up on its first frame).
+    connecting: set[str] = field(default_factory=set)
     failed: set[str] = field(default_factory=set)
     # Users whose last live connection turned out to be gone.
     left_offline: set[uuid.UUID] = field(default_factory=set)
@@ -167,7 +169,11 @@ class Pusher:
             )
         except ClientError as error:
             if _is_gone(error):
-                user_id, last = connections.remove(connection_id)
+                removed = connections.remove_if_established(connection_id)
+                if removed is None:
+                    logger.info("connection still connecting", extra={"connectionId": connection_id})
+                    return "connecting", None
+                user_id, last = removed
                 logger.info("connection gone, removed", extra={"connectionId": connection_id})
                 return "gone", user_id if last else None
             logger.warning(
