@@ -64,7 +64,10 @@ def _seed_pairs(count: int) -> list[tuple[uuid.UUID, uuid.UUID, uuid.UUID]]:
         session.flush()
         for sender, recipient, chat in pairs:
             session.add_all(
-                [ChatMember(chat_id=chat, user_id=sender), ChatMember(chat_id=chat, user_id=recipient)]
+                [
+                    ChatMember(chat_id=chat, user_id=sender),
+                    ChatMember(chat_id=chat, user_id=recipient),
+                ]
             )
     return pairs
 
@@ -167,8 +170,9 @@ def test_more_concurrent_senders_than_the_pool_holds_are_all_acked_and_delivered
 ) -> None:
     from parley.config import get_settings
 
-    # Given more pairs than the database pool holds connections, everyone online
-    senders_count = get_settings().database_pool_size * 3 + 1
+    # Given twice as many pairs as the database pool holds connections, everyone online
+    pool = get_settings().database_pool_size + get_settings().database_max_overflow
+    senders_count = 2 * pool + 1
     pairs = _seed_pairs(senders_count)
     senders = sockets([sender for sender, _, _ in pairs])
     recipients = sockets([recipient for _, recipient, _ in pairs])

@@ -95,16 +95,15 @@ def test_a_lost_client_message_id_race_returns_the_winner(world: World) -> None:
     from parley.chat.context import ActionContext
     from parley.chat.messages import _publish
     from parley.db.models import Message
-    from parley.db.session import session_scope
-    from parley.push import Pusher
+    from parley.db.session import unit_of_work
 
     alice = world.online(world.alice)
     winner = alice.send(
         "message", {"chatId": str(world.group), "body": "w", "clientMessageId": "race"}
     )
 
-    with session_scope() as session:
-        ctx = ActionContext(session, world.alice, alice.connection_id, Pusher("http://x/ws"))
+    with unit_of_work() as work:
+        ctx = ActionContext(work, world.alice, alice.connection_id)
         view = _publish(
             ctx,
             Message(chat_id=world.group, sender_id=world.alice, body="l", client_message_id="race"),

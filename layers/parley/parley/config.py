@@ -17,7 +17,11 @@ class Settings(BaseSettings):
 
     # Backing services
     database_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/parley"
+    # Connections a process keeps, and how many more it may open under load.
+    # A unit of work holds one at a time, so no size can deadlock; locally the
+    # dev gateway runs many invocations per process, on Lambda one.
     database_pool_size: int = 5
+    database_max_overflow: int = 10
     redis_url: str = "redis://127.0.0.1:6379/0"
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     # Extra librdkafka settings as JSON, e.g. SASL/IAM for MSK.

@@ -171,7 +171,9 @@ class Pusher:
             if _is_gone(error):
                 removed = connections.remove_if_established(connection_id)
                 if removed is None:
-                    logger.info("connection still connecting", extra={"connectionId": connection_id})
+                    logger.info(
+                        "connection still connecting", extra={"connectionId": connection_id}
+                    )
                     return "connecting", None
                 user_id, last = removed
                 logger.info("connection gone, removed", extra={"connectionId": connection_id})

@@ -2,9 +2,10 @@
 
 A message is SENT once committed: the per-chat `seq` comes from the chat row
 (`UPDATE chats SET last_seq = last_seq + 1 ... RETURNING`), whose row lock
-orders concurrent sends. After the commit the message is pushed to every
-live connection of every member; each recipient reached is marked DELIVERED
-and the sender hears it as `message:status`.
+orders concurrent sends. The domain records what happened (`MessagePosted`,
+`MessageChanged`); after the commit the notifier pushes the message to every
+live connection of every member, marks each recipient reached DELIVERED and
+tells the sender as `message:status`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -23,10 +23,10 @@ from parley.chat import typing as typing_indicator
 from parley.chat.context import ActionContext
 from parley.chat.history import aggregate_statuses
 from parley.chat.membership import member_ids, require_member, require_message_member
+from parley.chat.outcomes import MessageChange, MessageChanged, MessagePosted
 from parley.chat.views import message_view
 from parley.config import get_settings
 from parley.db.models import Chat, Message, ReceiptStatus
-from parley.db.session import session_scope
 from parley.events.catalog import (
     MESSAGE_CREATED,
     MESSAGE_DELETED,
@@ -34,16 +34,8 @@ from parley.events.catalog import (
     MESSAGE_FORWARDED,
 )
 from parley.events.outbox import emit
-from parley.observability import metrics
 from parley.protocol.errors import BadRequest, Conflict, Forbidden, TooLarge
-from parley.protocol.frames import (
-    EditMessage,
-    ForwardMessage,
-    MessageRef,
-    SendMessage,
-    frame,
-    message_frame,
-)
+from parley.protocol.frames import EditMessage, ForwardMessage, MessageRef, SendMessage
 from parley.stores import message_cache
 
 # --- shared by every action on messages --------------------------------------
@@ -69,14 +61,6 @@ def load_for_member(
 def current_view(session: Session, message: Message) -> dict[str, Any]:
     status = aggregate_statuses(session, [message.id]).get(message.id)
     return message_view(message, status)
-
-
-def broadcast(ctx: ActionContext, chat_id: uuid.UUID, server_frame: dict[str, Any]) -> None:
-    """After the commit, push a frame to the chat's members (not the acting connection)."""
-    members = member_ids(ctx.session, chat_id)
-    ctx.after_commit(
-        lambda: ctx.pusher.to_users(members, server_frame, exclude_connection=ctx.connection_id)
-    )
 
 
 def check_body(body: str) -> str:
@@ -204,33 +188,10 @@ def _publish(ctx: ActionContext, message: Message) -> dict[str, Any]:
         message.chat_id,
         {**view, "recipientIds": sorted(str(user_id) for user_id in recipients)},
     )
+    ctx.tell(MessagePosted(message.id, view, frozenset(members), frozenset(recipients)))
     ctx.after_commit(lambda: typing_indicator.reopen_window(message.chat_id, ctx.user_id))
-    ctx.after_commit(lambda: _deliver(ctx, message, members, recipients, view))
+    ctx.after_commit(lambda: message_cache.put(view))
     return view
-
-
-def _deliver(
-    ctx: ActionContext,
-    message: Message,
-    members: set[uuid.UUID],
-    recipients: set[uuid.UUID],
-    view: dict[str, Any],
-) -> None:
-    """Fan out to every member's live connections; DELIVERED for each recipient reached."""
-    metrics.add_metric(name="MessagesSent", unit=MetricUnit.Count, value=1)
-    message_cache.put(view)
-    reached = ctx.pusher.to_users(
-        members, message_frame(view), exclude_connection=ctx.connection_id
-    )
-    reached_recipients = reached & recipients
-    if not reached_recipients:
-        return
-    with session_scope() as session:
-        changes = receipts.mark_delivered(session, message.id, reached_recipients)
-    receipts.notify_senders(ctx.pusher, changes)
-    for aggregate in changes.aggregates:
-        # The ack is built after this step: it carries the status reached by now.
-        view["status"] = aggregate.status.wire
 
 
 # --- edit and delete ---------------------------------------------------------
@@ -274,9 +235,9 @@ def delete_message(ctx: ActionContext, data: MessageRef) -> dict[str, Any]:
 
 
 def publish_change(
-    ctx: ActionContext, message: Message, event_type: str, frame_type: str
+    ctx: ActionContext, message: Message, event_type: str, change: MessageChange
 ) -> dict[str, Any]:
-    """Event, cache invalidation and frame for a change to an existing message."""
+    """Event, cache invalidation and what the members hear of a change to a message."""
     ctx.session.flush()
     view = current_view(ctx.session, message)
     emit(
@@ -286,5 +247,5 @@ def publish_change(
         {**view, "messageId": view["id"], "by": str(ctx.user_id)},
     )
     ctx.after_commit(lambda: message_cache.invalidate(message.id))
-    broadcast(ctx, message.chat_id, frame(frame_type, view))
+    ctx.tell(MessageChanged(change, view, frozenset(member_ids(ctx.session, message.chat_id))))
     return view

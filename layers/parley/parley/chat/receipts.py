@@ -138,7 +138,7 @@ def mark_read_up_to(
 def read_message(ctx: ActionContext, data: ReadUpTo) -> dict[str, Any]:
     """`message:read` action: read up to `messageId`; senders hear it after the commit."""
     message, changes = mark_read_up_to(ctx.session, ctx.user_id, data.chat_id, data.message_id)
-    ctx.after_commit(lambda: notify_senders(ctx.pusher, changes))
+    ctx.tell(changes)
     return {
         "chatId": str(message.chat_id),
         "messageId": str(message.id),
@@ -151,7 +151,7 @@ def read_message(ctx: ActionContext, data: ReadUpTo) -> dict[str, Any]:
 def delivered_message(ctx: ActionContext, data: MessageRef) -> dict[str, Any]:
     """`message:delivered` action: the client confirms a message reached it."""
     message, changes = confirm_delivered(ctx.session, ctx.user_id, data.message_id, data.chat_id)
-    ctx.after_commit(lambda: notify_senders(ctx.pusher, changes))
+    ctx.tell(changes)
     return {
         "chatId": str(message.chat_id),
         "messageId": str(message.id),

@@ -1,0 +1,112 @@
+"""The notifier: what happened (the domain's outcomes) becomes frames for live connections.
+
+Both entries (WebSocket and REST) open their unit of work with `notify` as
+its notifier; it runs once the transaction has committed, before any event
+goes to the broker. The connection that acted is never pushed what its ack
+already tells it (`Origin`); a sender always hears status changes.
+"""
+
+from __future__ import annotations
+
+from functools import singledispatch
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from parley.chat import receipts
+from parley.chat.chats import MemberChange
+from parley.chat.outcomes import MessageChanged, MessagePosted, PresenceChanged, TypingChanged
+from parley.chat.presence import presence_view, users_went_offline
+from parley.db.session import UnitOfWork, current_unit, unit_of_work
+from parley.observability import metrics
+from parley.protocol.frames import (
+    chat_member_frame,
+    frame,
+    message_frame,
+    typing_frame,
+    users_update_frame,
+)
+from parley.push import Pusher
+
+
+def notify(work: UnitOfWork, outcome: Any) -> None:
+    """Push the frames `outcome` means (nothing when the unit has no pusher)."""
+    if work.pusher is not None:
+        _notify(outcome, work)
+
+
+def live_pusher(endpoint: str) -> Pusher:
+    """A pusher for one WebSocket API stage; a 410 from a user's last established
+    connection takes that user offline (bounded: each 410 removes a connection)."""
+    return Pusher(endpoint, on_offline=lambda users: _went_offline(endpoint, users))
+
+
+def _went_offline(endpoint: str, user_ids: set) -> None:
+    work = current_unit()
+    if work is not None and work.pusher is not None:
+        # Pushing after a commit: the unit's connection, and its notifier, serve.
+        users_went_offline(work, user_ids)
+        return
+    with unit_of_work(pusher=live_pusher(endpoint), notifier=notify) as work:
+        users_went_offline(work, user_ids)
+
+
+def origin_of(work: UnitOfWork) -> str | None:
+    """The connection that acted (its ack answers it), if the unit came from one."""
+    return work.origin_connection
+
+
+@singledispatch
+def _notify(outcome: Any, work: UnitOfWork) -> None:
+    raise TypeError(f"no frames for {type(outcome).__name__}")
+
+
+@_notify.register
+def _posted(outcome: MessagePosted, work: UnitOfWork) -> None:
+    """Fan out to every member's live connections; DELIVERED for each recipient reached."""
+    metrics.add_metric(name="MessagesSent", unit=MetricUnit.Count, value=1)
+    pusher: Pusher = work.pusher
+    reached = pusher.to_users(
+        outcome.members, message_frame(outcome.view), exclude_connection=origin_of(work)
+    )
+    reached_recipients = reached & outcome.recipients
+    if not reached_recipients:
+        return
+    with work.transaction() as session:
+        changes = receipts.mark_delivered(session, outcome.message_id, reached_recipients)
+    for aggregate in changes.aggregates:
+        # The ack is built after this step: it carries the status reached by now.
+        outcome.view["status"] = aggregate.status.wire
+    _status(changes, work)
+
+
+@_notify.register
+def _changed(outcome: MessageChanged, work: UnitOfWork) -> None:
+    work.pusher.to_users(
+        outcome.members, frame(outcome.change, outcome.view), exclude_connection=origin_of(work)
+    )
+
+
+@_notify.register
+def _typing(outcome: TypingChanged, work: UnitOfWork) -> None:
+    work.pusher.to_users(
+        outcome.audience, typing_frame(outcome.chat_id, outcome.user_id, outcome.is_typing)
+    )
+
+
+@_notify.register
+def _member(outcome: MemberChange, work: UnitOfWork) -> None:
+    member_frame = chat_member_frame(outcome.chat_id, outcome.user_id, outcome.event, outcome.by)
+    work.pusher.to_users(outcome.audience, member_frame, exclude_connection=origin_of(work))
+    _status(outcome.status_changes, work)
+
+
+@_notify.register
+def _presence(outcome: PresenceChanged, work: UnitOfWork) -> None:
+    view = presence_view(outcome.user_id, outcome.online, outcome.last_seen_at)
+    work.pusher.to_users(outcome.audience, users_update_frame(view))
+
+
+@_notify.register(receipts.StatusChanges)
+def _status(outcome: receipts.StatusChanges, work: UnitOfWork) -> None:
+    receipts.notify_senders(work.pusher, outcome)
