@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import io
 import json
 import os
 import platform
@@ -478,7 +480,8 @@ def main() -> None:
                 from benchmarks.realtime_bench import warm
 
                 print(f"[warm] {args.warm} direct calls of the message handler", flush=True)
-                measured = without_rate_limits(lambda: warm(args.warm))
+                with contextlib.redirect_stdout(io.StringIO()):  # the handler's EMF metrics
+                    measured = without_rate_limits(lambda: warm(args.warm))
                 handler, floor_ = measured["message"], measured["baseline"]
                 measured["ratio_p50"] = handler["p50_ms"] / floor_["p50_ms"]
                 results["warm"] = measured
@@ -510,6 +513,9 @@ def main() -> None:
             tally = asyncio.run(run_load(Parley(base_url), teams, args.duration))
             results["parley"] = summarize(tally, args.duration)
             print(f"[parley] {json.dumps(results['parley'])}", flush=True)
+            if tally.connect_failed and gateway is not None:
+                tail = (Path(data_dir) / "gateway.log").read_text().splitlines()[-40:]
+                print("[stack] the gateway's log ends with:\n" + "\n".join(tail), flush=True)
         finally:
             for process in (floor, gateway):
                 if process is not None:

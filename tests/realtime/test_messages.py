@@ -106,6 +106,7 @@ def test_a_lost_client_message_id_race_returns_the_winner(world: World) -> None:
         ctx = ActionContext(work, world.alice, alice.connection_id)
         view = _publish(
             ctx,
+            {world.alice, world.bob},
             Message(chat_id=world.group, sender_id=world.alice, body="l", client_message_id="race"),
         )
 

@@ -8,6 +8,7 @@ already tells it (`Origin`); a sender always hears status changes.
 
 from __future__ import annotations
 
+import uuid
 from functools import singledispatch
 from typing import Any
 
@@ -15,18 +16,26 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from parley.chat import receipts
 from parley.chat.chats import MemberChange
-from parley.chat.outcomes import MessageChanged, MessagePosted, PresenceChanged, TypingChanged
+from parley.chat.outcomes import (
+    MessageChanged,
+    MessagePosted,
+    PresenceChanged,
+    QueuedMessages,
+    TypingChanged,
+)
 from parley.chat.presence import presence_view, users_went_offline
 from parley.db.session import UnitOfWork, current_unit, unit_of_work
-from parley.observability import metrics
+from parley.observability import logger, metrics
 from parley.protocol.frames import (
     chat_member_frame,
     frame,
     message_frame,
+    status_frame,
     typing_frame,
     users_update_frame,
 )
-from parley.push import Pusher
+from parley.push import Pusher, encode
+from parley.stores import connections
 
 
 def notify(work: UnitOfWork, outcome: Any) -> None:
@@ -107,6 +116,51 @@ def _presence(outcome: PresenceChanged, work: UnitOfWork) -> None:
     work.pusher.to_users(outcome.audience, users_update_frame(view))
 
 
+@_notify.register
+def _queued(outcome: QueuedMessages, work: UnitOfWork) -> None:
+    """Catch-up: each queued message to the connections; DELIVERED for what arrived."""
+    pusher: Pusher = work.pusher
+    arrived = [
+        uuid.UUID(view["id"])
+        for view in outcome.views
+        if pusher.fan_out(outcome.connection_ids, message_frame(view)).delivered
+    ]
+    logger.info(
+        "queued messages delivered", extra={"queued": len(outcome.views), "arrived": len(arrived)}
+    )
+    if not arrived:
+        return
+    with work.transaction() as session:
+        changes = receipts.mark_messages_delivered(session, outcome.user_id, arrived)
+    _status(changes, work)
+
+
 @_notify.register(receipts.StatusChanges)
 def _status(outcome: receipts.StatusChanges, work: UnitOfWork) -> None:
-    receipts.notify_senders(work.pusher, outcome)
+    """`message:status` frames to every live connection of each sender.
+
+    The per-recipient frames go out together, in parallel; the aggregates
+    follow, so a sender never sees an aggregate before the change behind it.
+    """
+    conns = connections.of_users(
+        {change.sender_id for change in [*outcome.recipients, *outcome.aggregates]}
+    )
+
+    def deliveries(items: list, frame_of) -> list[tuple[str, bytes]]:
+        return [
+            (connection_id, encode(frame_of(item)))
+            for item in items
+            for connection_id in conns.get(item.sender_id, ())
+        ]
+
+    work.pusher.send_each(
+        deliveries(
+            outcome.recipients,
+            lambda c: status_frame(c.message_id, c.chat_id, c.status.wire, user_id=c.user_id),
+        )
+    )
+    work.pusher.send_each(
+        deliveries(
+            outcome.aggregates, lambda a: status_frame(a.message_id, a.chat_id, a.status.wire)
+        )
+    )

@@ -276,7 +276,8 @@ def _enforce_rate_limit(user_id: uuid.UUID, rate_class: str) -> None:
 
 def _catch_up(connection: connections.Connection, pusher: Pusher) -> None:
     try:
-        deliver_queued(connection.user_id, [connection.connection_id], pusher)
+        with unit_of_work(pusher=pusher, notifier=notify) as work:
+            deliver_queued(work, connection.user_id, [connection.connection_id])
     except Exception:
         # Put the flag back so the next frame tries again; the action goes on.
         connections.mark_catch_up_due(connection.connection_id)

@@ -22,7 +22,7 @@ from parley.chat import receipts
 from parley.chat import typing as typing_indicator
 from parley.chat.context import ActionContext
 from parley.chat.history import aggregate_statuses
-from parley.chat.membership import member_ids, require_member, require_message_member
+from parley.chat.membership import chat_members, member_ids, require_message_member
 from parley.chat.outcomes import MessageChange, MessageChanged, MessagePosted
 from parley.chat.views import message_view
 from parley.config import get_settings
@@ -78,7 +78,7 @@ def check_body(body: str) -> str:
 def send_message(ctx: ActionContext, data: SendMessage) -> dict[str, Any]:
     """`message`: store it (or return the stored one for a repeated clientMessageId)."""
     check_body(data.body)
-    require_member(ctx.session, data.chat_id, ctx.user_id)
+    members = chat_members(ctx.session, data.chat_id, ctx.user_id)
     if data.client_message_id is not None:
         stored = _by_client_message_id(ctx.session, ctx.user_id, data.client_message_id)
         if stored is not None:
@@ -89,6 +89,7 @@ def send_message(ctx: ActionContext, data: SendMessage) -> dict[str, Any]:
             raise BadRequest("replyToId is not a message of this chat", field="replyToId")
     return _publish(
         ctx,
+        members,
         Message(
             chat_id=data.chat_id,
             sender_id=ctx.user_id,
@@ -102,7 +103,7 @@ def send_message(ctx: ActionContext, data: SendMessage) -> dict[str, Any]:
 def forward_message(ctx: ActionContext, data: ForwardMessage) -> dict[str, Any]:
     """`message:forward`: a new message in `toChatId`; the caller must be in both chats."""
     source = _forward_source(ctx.session, data.message_id, ctx.user_id)
-    require_member(ctx.session, data.to_chat_id, ctx.user_id)
+    members = chat_members(ctx.session, data.to_chat_id, ctx.user_id)
     if data.client_message_id is not None:
         stored = _by_client_message_id(ctx.session, ctx.user_id, data.client_message_id)
         if stored is not None:
@@ -114,6 +115,7 @@ def forward_message(ctx: ActionContext, data: ForwardMessage) -> dict[str, Any]:
     )
     view = _publish(
         ctx,
+        members,
         Message(
             chat_id=data.to_chat_id,
             sender_id=ctx.user_id,
@@ -155,30 +157,23 @@ def _by_client_message_id(
     ).one_or_none()
 
 
-def _publish(ctx: ActionContext, message: Message) -> dict[str, Any]:
-    """Store with the next seq, SENT receipts, the event; deliver after the commit."""
+def _publish(ctx: ActionContext, members: set[uuid.UUID], message: Message) -> dict[str, Any]:
+    """Store with the next seq, SENT receipts, the event; delivered after the commit."""
     session = ctx.session
-    try:
-        # One savepoint for the seq and the row: a lost clientMessageId race
-        # leaves neither a gap in seq nor a second message.
-        with session.begin_nested():
-            message.seq = session.execute(
-                update(Chat)
-                .where(Chat.id == message.chat_id)
-                .values(last_seq=Chat.last_seq + 1, last_message_at=func.now())
-                .returning(Chat.last_seq)
-            ).scalar_one()
-            session.add(message)
-            session.flush()
-    except IntegrityError:
-        if message.client_message_id is None:
-            raise
-        stored = _by_client_message_id(session, message.sender_id, message.client_message_id)
-        if stored is None:
-            raise
-        return current_view(session, stored)
+    if message.client_message_id is None:
+        _store(session, message)
+    else:
+        try:
+            # One savepoint for the seq and the row: a lost clientMessageId race
+            # leaves neither a gap in seq nor a second message.
+            with session.begin_nested():
+                _store(session, message)
+        except IntegrityError:
+            stored = _by_client_message_id(session, message.sender_id, message.client_message_id)
+            if stored is None:
+                raise
+            return current_view(session, stored)
 
-    members = member_ids(session, message.chat_id)
     recipients = members - {message.sender_id}
     receipts.create_sent(session, message, recipients)
     view = message_view(message, ReceiptStatus.SENT)
@@ -192,6 +187,18 @@ def _publish(ctx: ActionContext, message: Message) -> dict[str, Any]:
     ctx.after_commit(lambda: typing_indicator.reopen_window(message.chat_id, ctx.user_id))
     ctx.after_commit(lambda: message_cache.put(view))
     return view
+
+
+def _store(session: Session, message: Message) -> None:
+    """The chat's next seq (its row lock orders concurrent sends) and the message row."""
+    message.seq = session.execute(
+        update(Chat)
+        .where(Chat.id == message.chat_id)
+        .values(last_seq=Chat.last_seq + 1, last_message_at=func.now())
+        .returning(Chat.last_seq)
+    ).scalar_one()
+    session.add(message)
+    session.flush()
 
 
 # --- edit and delete ---------------------------------------------------------

@@ -59,3 +59,15 @@ class PresenceChanged:
     online: bool
     last_seen_at: datetime | None
     audience: frozenset[uuid.UUID]
+
+
+@dataclass(frozen=True)
+class QueuedMessages:
+    """What queued for a user while away, due to these connections of theirs.
+
+    Each message that reaches one of them is DELIVERED, and its sender hears it.
+    """
+
+    user_id: uuid.UUID
+    connection_ids: tuple[str, ...]
+    views: tuple[dict[str, Any], ...]

@@ -16,19 +16,17 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from parley.chat import receipts
 from parley.chat.context import ActionContext, Listing
 from parley.chat.history import aggregate_statuses
-from parley.chat.outcomes import PresenceChanged
+from parley.chat.outcomes import PresenceChanged, QueuedMessages
 from parley.chat.views import message_view, user_view
 from parley.db.models import ChatMember, Message, Receipt, ReceiptStatus, User
-from parley.db.session import UnitOfWork, session_scope
+from parley.db.session import UnitOfWork
 from parley.events.catalog import USER_OFFLINE, USER_ONLINE
 from parley.events.outbox import emit
 from parley.observability import logger
 from parley.protocol.errors import UnknownAction
-from parley.protocol.frames import NoData, message_frame
-from parley.push import Pusher
+from parley.protocol.frames import NoData
 from parley.stores import connections, presence
 
 # What one catch-up pushes at most; older queued messages stay SENT and are
@@ -74,7 +72,7 @@ def open_session(work: UnitOfWork, connection: connections.Connection) -> None:
     others = connections.of_users([user_id]).get(user_id, set())
     others.discard(connection.connection_id)
     if others:
-        work.after_commit(lambda: deliver_queued(user_id, others, work.pusher))
+        deliver_queued(work, user_id, others)
 
 
 def close_session(work: UnitOfWork, connection_id: str) -> None:
@@ -103,10 +101,12 @@ def users_went_offline(work: UnitOfWork, user_ids: Iterable[uuid.UUID]) -> None:
         work.record(PresenceChanged(user_id, False, at, contacts))
 
 
-def deliver_queued(user_id: uuid.UUID, connection_ids: Iterable[str], pusher: Pusher) -> int:
-    """Push what queued for `user_id` to these connections; mark what arrived DELIVERED."""
-    targets = list(connection_ids)
-    with session_scope() as session:
+def deliver_queued(work: UnitOfWork, user_id: uuid.UUID, connection_ids: Iterable[str]) -> None:
+    """What queued for `user_id` (receipts still SENT) is due to these connections.
+
+    Once committed, the notifier pushes it and marks what arrived DELIVERED.
+    """
+    with work.step() as session:
         queued = session.scalars(
             select(Message)
             .join(Receipt, Receipt.message_id == Message.id)
@@ -116,19 +116,8 @@ def deliver_queued(user_id: uuid.UUID, connection_ids: Iterable[str], pusher: Pu
         ).all()
         statuses = aggregate_statuses(session, [message.id for message in queued])
         views = [message_view(message, statuses.get(message.id)) for message in queued]
-    if not views:
-        return 0
-    arrived = [
-        uuid.UUID(view["id"])
-        for view in views
-        if pusher.fan_out(targets, message_frame(view)).delivered
-    ]
-    if arrived:
-        with session_scope() as session:
-            changes = receipts.mark_messages_delivered(session, user_id, arrived)
-        receipts.notify_senders(pusher, changes)
-    logger.info("queued messages delivered", extra={"queued": len(views), "arrived": len(arrived)})
-    return len(arrived)
+    if views:
+        work.record(QueuedMessages(user_id, tuple(connection_ids), tuple(views)))
 
 
 def list_users(session: Session, user_id: uuid.UUID) -> list[dict[str, Any]]:
