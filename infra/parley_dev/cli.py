@@ -11,8 +11,8 @@ import threading
 from functools import lru_cache
 from pathlib import Path
 
-from parley_dev.gateway.runtime import Handler, LambdaContext, context_for, load_handler
 from parley_dev.gateway.template import Function, Wiring, load_wiring
+from parley_dev.lambda_runtime import Handler, LambdaContext, context_for, load_handler
 from parley_dev.localenv import apply_local_defaults, ensure_jwt_secret
 from parley_dev.services import ServiceError, Services, port_is_free, start_services
 
@@ -106,6 +106,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 
         options = GatewayOptions(
             log_events=args.log_events,
+            in_process=args.in_process,
             schedule_rate_override_seconds=args.schedule_every,
         )
         app = create_app(TEMPLATE, options=options, web_dir=WEB_DIR)
@@ -216,6 +217,11 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--host", default="127.0.0.1")
     up.add_argument("--data-dir", help="default: $PARLEY_DATA_DIR or .parley/dev")
     up.add_argument("--log-events", action="store_true", help="print every event passed")
+    up.add_argument(
+        "--in-process",
+        action="store_true",
+        help="run every handler in the gateway's process (to step through one in a debugger)",
+    )
     up.add_argument(
         "--schedule-every",
         type=float,

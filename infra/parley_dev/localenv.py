@@ -9,6 +9,7 @@ from pathlib import Path
 
 # The one region of everything local: the gateway's ARNs and pseudo parameters too.
 REGION = "us-east-1"
+ACCOUNT_ID = "123456789012"
 
 # Handlers build boto3 clients (the @connections API): they need a region and
 # credentials, never real ones. The dev gateway applies the same.

@@ -90,3 +90,27 @@ def connection_id_of(client: ClientConnection) -> str:
     """Ask the echo route: the gateway tells each handler its caller's id."""
     client.send(json.dumps({"action": "echo", "whoami": True}))
     return json.loads(client.recv(timeout=10))["connectionId"]
+
+
+def _stat_fields(pid: int | str) -> list[str] | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+
+
+def process_alive(pid: int) -> bool:
+    """Running, not a zombie waiting to be reaped."""
+    fields = _stat_fields(pid)
+    return fields is not None and fields[0] != "Z"
+
+
+def children_of(pid: int) -> list[int]:
+    """The live processes whose parent is `pid` (a gateway's execution environments)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            fields = _stat_fields(entry.name)
+            if fields is not None and int(fields[1]) == pid and fields[0] != "Z":
+                found.append(int(entry.name))
+    return found

@@ -16,7 +16,13 @@ from websockets.sync.client import connect
 
 from parley_dev.services import free_port
 
-from .conftest import FIXTURE_TEMPLATE, Journal, connection_id_of
+from .conftest import (
+    FIXTURE_TEMPLATE,
+    Journal,
+    children_of,
+    connection_id_of,
+    process_alive,
+)
 
 ROOT = Path(__file__).parents[2]
 SERVE = """
@@ -40,19 +46,24 @@ def _wait_until_serving(port: int, process: subprocess.Popen, timeout: float = 2
     pytest.fail("the gateway did not start")
 
 
-def test_sigterm_closes_sockets_runs_disconnect_and_exits(journal: Journal):
-    port = free_port()
+def _start_gateway(port: int) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "infra"), str(ROOT)])}
-    process = subprocess.Popen(
+    return subprocess.Popen(
         [sys.executable, "-c", SERVE, str(FIXTURE_TEMPLATE), str(port)],
         env=env,
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def test_sigterm_closes_sockets_runs_disconnect_and_exits(journal: Journal):
+    port = free_port()
+    process = _start_gateway(port)
     try:
         _wait_until_serving(port, process)
         with connect(f"ws://127.0.0.1:{port}/ws", open_timeout=10) as client:
             connection_id = connection_id_of(client)
+            environments = children_of(process.pid)
             process.send_signal(signal.SIGTERM)
             with pytest.raises(ConnectionClosed) as closed:
                 client.recv(timeout=15)
@@ -63,7 +74,31 @@ def test_sigterm_closes_sockets_runs_disconnect_and_exits(journal: Journal):
         if process.poll() is None:
             process.kill()
             process.wait()
+    # The connect and echo functions' environments at least; none outlives the gateway.
+    assert len(environments) >= 2
+    assert not [pid for pid in environments if process_alive(pid)]
     disconnects = journal.for_connection("disconnect", connection_id)
     assert [d["event"]["requestContext"]["disconnectStatusCode"] for d in disconnects] == [1001]
     log = process.stderr.read() if process.stderr else ""
     assert "route=$disconnect" in log and f"connectionId={connection_id}" in log
+
+
+def test_a_killed_gateway_leaves_no_environment_running():
+    port = free_port()
+    process = _start_gateway(port)
+    try:
+        _wait_until_serving(port, process)
+        with connect(f"ws://127.0.0.1:{port}/ws", open_timeout=10) as client:
+            connection_id_of(client)
+            environments = children_of(process.pid)
+            process.kill()
+            process.wait(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert len(environments) >= 2
+    deadline = time.monotonic() + 10
+    while [pid for pid in environments if process_alive(pid)] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [pid for pid in environments if process_alive(pid)]

@@ -24,7 +24,7 @@ from .http_api import HttpApi
 from .ids import api_id
 from .management import PREFIX, ManagementApi
 from .options import GatewayOptions
-from .runtime import EnvironmentOverlay, FunctionRunner
+from .runtime import create_runner
 from .template import Wiring, load_wiring
 from .websocket import WebSocketEndpoint
 
@@ -41,9 +41,7 @@ class Gateway:
     def __init__(self, wiring: Wiring, options: GatewayOptions) -> None:
         self.wiring = wiring
         self.options = options
-        self.runner = FunctionRunner(
-            wiring, max_workers=options.max_concurrency, log_events=options.log_events
-        )
+        self.runner = create_runner(wiring, options)
         self.registry = ConnectionRegistry()
         self.management = ManagementApi(self.registry, options)
         self.websockets: dict[str, WebSocketEndpoint] = {}
@@ -60,16 +58,13 @@ class Gateway:
             for route in wiring.http_routes
         }
         self.http = HttpApi(wiring.http_routes, self.runner, http_api_ids)
-        self._environment = EnvironmentOverlay()
         self._background: list[Any] = []
         self._drained = False
 
     # --- lifecycle ----------------------------------------------------------
 
     async def start(self) -> None:
-        self._environment.apply(self.wiring)
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self.runner.executor, self.runner.preload)
+        await self.runner.start()
         if self.options.run_event_sources and self.wiring.kafka_mappings:
             from .kafka import KafkaEventSources
 
@@ -103,9 +98,7 @@ class Gateway:
         for runner in reversed(self._background):
             await runner.stop()
         self._background.clear()
-        # Let in-flight invocations finish; the pool's threads are not daemons.
-        await asyncio.to_thread(self.runner.shutdown, True)
-        self._environment.restore()
+        await self.runner.stop()
 
     # --- dispatch -----------------------------------------------------------
 

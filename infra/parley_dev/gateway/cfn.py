@@ -17,9 +17,8 @@ from typing import Any
 
 import yaml
 
-from parley_dev.localenv import REGION
-
-ACCOUNT_ID = "123456789012"
+from parley_dev.lambda_runtime import function_arn
+from parley_dev.localenv import ACCOUNT_ID, REGION
 
 _PSEUDO = {
     "AWS::AccountId": ACCOUNT_ID,
@@ -173,10 +172,6 @@ class Resolver:
     def _type(self, logical_id: str) -> str | None:
         resource = self.resources.get(logical_id)
         return resource.get("Type") if isinstance(resource, dict) else None
-
-
-def function_arn(logical_id: str) -> str:
-    return f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{logical_id}"
 
 
 def logical_id_from_arn(arn: str) -> str | None:

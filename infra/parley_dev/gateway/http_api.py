@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl, unquote
 from .cfn import ACCOUNT_ID
 from .connections import ASGISend
 from .ids import aws_id, clf_time, now_ms
-from .runtime import FunctionRunner, access_log
+from .runtime import Runner, access_log
 from .template import HttpRoute
 
 logger = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ def _specificity(compiled: CompiledRoute) -> tuple[int, int, int]:
 
 
 class HttpApi:
-    def __init__(self, routes: list[HttpRoute], runner: FunctionRunner, api_ids: dict[str, str]):
+    def __init__(self, routes: list[HttpRoute], runner: Runner, api_ids: dict[str, str]):
         compiled = [compile_route(r, api_ids.get(r.api_id, r.api_id)) for r in routes]
         # Specific methods before ANY within the same path.
         self.routes = sorted(compiled, key=lambda c: (*_specificity(c), c.route.method == "ANY"))

@@ -26,7 +26,7 @@ from confluent_kafka import (
 )
 
 from .options import GatewayOptions, _local_kafka_defaults
-from .runtime import FunctionRunner, access_log
+from .runtime import Runner, access_log
 from .template import KafkaMapping, Wiring
 
 logger = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ class _MappingConsumer(threading.Thread):
         self,
         mapping: KafkaMapping,
         bootstrap_servers: str,
-        runner: FunctionRunner,
+        runner: Runner,
         options: GatewayOptions,
     ) -> None:
         super().__init__(name=f"kafka:{mapping.name}", daemon=True)
@@ -188,7 +188,7 @@ def _next_offsets(batch: list[Message]) -> list[TopicPartition]:
 
 
 class KafkaEventSources:
-    def __init__(self, wiring: Wiring, runner: FunctionRunner, options: GatewayOptions) -> None:
+    def __init__(self, wiring: Wiring, runner: Runner, options: GatewayOptions) -> None:
         self.consumers: list[_MappingConsumer] = []
         for mapping in wiring.kafka_mappings:
             if not mapping.enabled:

@@ -39,7 +39,17 @@ class GatewayOptions:
     kafka_on_failure_topics: dict[str, str] = field(default_factory=dict)
     # How long a POST to @connections may wait on a client that reads slowly.
     post_timeout_seconds: float = 5.0
-    # Invocations run at once at most (Lambda's concurrency, locally).
-    max_concurrency: int = 32
+    # Each function runs in execution environments (worker processes) of its
+    # own; in-process runs every handler on the gateway's threads instead, for
+    # a debugger's sake.
+    in_process: bool = False
+    # Environments a function may have at once when the template sets no
+    # ReservedConcurrentExecutions; past it, invocations wait for a free one.
+    max_environments_per_function: int = 6
+    # A warm environment unused this long is stopped (Lambda's are reclaimed
+    # after minutes of idleness too).
+    environment_idle_seconds: float = 600.0
+    # Threads of the in-process mode.
+    max_in_process_threads: int = 32
     # Seconds a graceful shutdown waits for $disconnect and in-flight work.
     shutdown_timeout_seconds: float = 10.0

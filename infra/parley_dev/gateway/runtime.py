@@ -1,121 +1,82 @@
-"""Running Lambda handlers in-process, as the Lambda runtime would.
+"""How the gateway runs functions: in execution environments, or in-process for a debugger.
 
-Each function's module is loaded from its CodeUri under a unique module name
-(every function's entry file is `app.py`, so `import app` would hand every
-route the first one loaded). Handlers are synchronous: invocations run on a
-thread pool so the event loop serving sockets never waits on a handler.
+`create_runner` picks the runner. Both answer `await invoke(function,
+event)` (and `invoke_sync` from a thread other than the gateway's loop) and
+raise `InvocationError` when the handler raised, timed out or could not run.
+
+- `EnvironmentRunner` (the default, `environments.py`): each function in
+  worker processes of its own, as on Lambda.
+- `InProcessRunner`: every handler imported into the gateway's process and
+  run on a thread pool, so a breakpoint in a handler stops in the IDE that
+  runs the gateway. Module state is shared between functions there, as it
+  never is on Lambda.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.util
 import json
 import logging
 import os
-import re
-import sys
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from types import ModuleType
-from typing import Any
+from typing import Any, Protocol
 
+from parley_dev.lambda_runtime import (
+    Handler,
+    InvocationError,
+    LambdaContext,
+    context_for,
+    load_handler,
+)
 from parley_dev.localenv import DUMMY_CREDENTIALS, LOCAL_REGION
 
-from .cfn import function_arn
-from .template import Function, Wiring
+from .options import GatewayOptions
+from .template import Wiring
+
+__all__ = [
+    "Handler",
+    "InvocationError",
+    "LambdaContext",
+    "Runner",
+    "access_log",
+    "context_for",
+    "create_runner",
+    "load_handler",
+]
 
 logger = logging.getLogger(__name__)
-
-Handler = Callable[[Any, Any], Any]
 
 # What the Lambda runtime always provides and local code may rely on (boto3
 # wants a region and credentials even when it talks to the local gateway).
 _RUNTIME_DEFAULTS = LOCAL_REGION
 
 
+class Runner(Protocol):
+    async def start(self) -> None: ...
+
+    async def invoke(self, logical_id: str, event: Any) -> Any: ...
+
+    def invoke_sync(self, logical_id: str, event: Any) -> Any: ...
+
+    async def stop(self) -> None: ...
+
+
+def create_runner(wiring: Wiring, options: GatewayOptions) -> Runner:
+    if options.in_process:
+        return InProcessRunner(wiring, options)
+    from .environments import EnvironmentRunner
+
+    return EnvironmentRunner(wiring, options)
+
+
 def _give_thread_an_event_loop() -> None:
     # Lambda runs a handler on its main thread, where asyncio.get_event_loop()
     # works; handlers such as Mangum's rely on it, so each worker gets a loop.
     asyncio.set_event_loop(asyncio.new_event_loop())
-
-
-class InvocationError(Exception):
-    """The handler raised, could not be loaded, or ran past its timeout."""
-
-
-@dataclass
-class LambdaContext:
-    function_name: str
-    memory_limit_in_mb: int
-    invoked_function_arn: str
-    aws_request_id: str
-    timeout_seconds: float
-    function_version: str = "$LATEST"
-    identity: Any = None
-    client_context: Any = None
-    _started: float = field(default_factory=time.monotonic)
-
-    @property
-    def log_group_name(self) -> str:
-        return f"/aws/lambda/{self.function_name}"
-
-    @property
-    def log_stream_name(self) -> str:
-        return f"{time.strftime('%Y/%m/%d')}/[$LATEST]{self.aws_request_id.replace('-', '')}"
-
-    def get_remaining_time_in_millis(self) -> int:
-        elapsed = time.monotonic() - self._started
-        return max(0, int((self.timeout_seconds - elapsed) * 1000))
-
-
-def context_for(function: Function) -> LambdaContext:
-    """A fresh invocation context, as Lambda passes one to each call."""
-    return LambdaContext(
-        function_name=function.name,
-        memory_limit_in_mb=function.memory_mb,
-        invoked_function_arn=function_arn(function.name),
-        aws_request_id=str(uuid.uuid4()),
-        timeout_seconds=function.timeout_seconds,
-    )
-
-
-def _module_name(function: Function) -> str:
-    safe = re.sub(r"\W", "_", function.logical_id)
-    return f"_lambda_{safe}_{uuid.uuid4().hex[:8]}"
-
-
-def load_handler(function: Function) -> Handler:
-    """Import the function's handler file under a name no other function shares."""
-    module_path, _, attribute = function.handler.rpartition(".")
-    if not module_path:
-        raise InvocationError(f"{function.logical_id}: bad Handler {function.handler!r}")
-    file = function.code_dir.joinpath(*module_path.split(".")).with_suffix(".py")
-    if not file.is_file():
-        raise InvocationError(f"{function.logical_id}: {file} does not exist")
-    for layer_dir in function.layer_dirs:
-        if str(layer_dir) not in sys.path:
-            sys.path.append(str(layer_dir))
-    spec = importlib.util.spec_from_file_location(_module_name(function), file)
-    assert spec is not None and spec.loader is not None
-    module: ModuleType = importlib.util.module_from_spec(spec)
-    # Sibling modules in the function's directory import as they do on Lambda,
-    # where the code directory is on the path; only while the entry file loads.
-    sys.path.insert(0, str(function.code_dir))
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        with contextlib.suppress(ValueError):
-            sys.path.remove(str(function.code_dir))
-    handler = getattr(module, attribute, None)
-    if not callable(handler):
-        raise InvocationError(f"{function.logical_id}: {file} has no callable {attribute!r}")
-    return handler
 
 
 class EnvironmentOverlay:
@@ -158,19 +119,24 @@ class EnvironmentOverlay:
         self._applied.clear()
 
 
-class FunctionRunner:
-    """Loads handlers once and invokes them off the event loop."""
+class InProcessRunner:
+    """Loads handlers into this process once and invokes them off the event loop."""
 
-    def __init__(self, wiring: Wiring, *, max_workers: int = 32, log_events: bool = False) -> None:
+    def __init__(self, wiring: Wiring, options: GatewayOptions) -> None:
         self.wiring = wiring
-        self.log_events = log_events
+        self.log_events = options.log_events
         self._handlers: dict[str, Handler] = {}
         self._lock = threading.Lock()
+        self._environment = EnvironmentOverlay()
         self.executor = ThreadPoolExecutor(
-            max_workers=max_workers,
+            max_workers=options.max_in_process_threads,
             thread_name_prefix="lambda",
             initializer=_give_thread_an_event_loop,
         )
+
+    async def start(self) -> None:
+        self._environment.apply(self.wiring)
+        await asyncio.get_running_loop().run_in_executor(self.executor, self.preload)
 
     def handler(self, logical_id: str) -> Handler:
         with self._lock:
@@ -208,8 +174,10 @@ class FunctionRunner:
         except TimeoutError as exc:
             raise InvocationError(f"{logical_id} timed out after {timeout:g}s") from exc
 
-    def shutdown(self, wait: bool = True) -> None:
-        self.executor.shutdown(wait=wait, cancel_futures=False)
+    async def stop(self) -> None:
+        # Let in-flight invocations finish; the pool's threads are not daemons.
+        await asyncio.to_thread(self.executor.shutdown, True)
+        self._environment.restore()
 
 
 @contextlib.contextmanager

@@ -13,7 +13,7 @@ from typing import Any
 
 from .events import scheduled_event
 from .options import GatewayOptions
-from .runtime import FunctionRunner, access_log
+from .runtime import Runner, access_log
 from .template import Schedule, Wiring
 
 logger = logging.getLogger(__name__)
@@ -112,7 +112,7 @@ def parse_cron(expression: str) -> Cron | None:
 
 
 class ScheduleRunner:
-    def __init__(self, wiring: Wiring, runner: FunctionRunner, options: GatewayOptions) -> None:
+    def __init__(self, wiring: Wiring, runner: Runner, options: GatewayOptions) -> None:
         self.schedules = [s for s in wiring.schedules if s.enabled]
         self.runner = runner
         self.options = options

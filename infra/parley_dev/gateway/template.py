@@ -34,6 +34,8 @@ class Function:
     # Template variables that resolved to an empty value: never applied.
     empty_variables: frozenset[str]
     layer_dirs: tuple[Path, ...] = ()
+    # ReservedConcurrentExecutions: environments at most, throttled beyond.
+    reserved_concurrency: int | None = None
 
 
 @dataclass(frozen=True)
@@ -172,6 +174,7 @@ def _function(
             layer_dir = (base_dir / content).resolve()
             layer_dirs.extend(d for d in (layer_dir / "python", layer_dir) if d.is_dir())
 
+    reserved = setting("ReservedConcurrentExecutions")
     code_uri = setting("CodeUri", ".")
     if not isinstance(code_uri, str):  # an S3 location: nothing to run locally
         code_uri = "."
@@ -186,6 +189,7 @@ def _function(
         environment=environment,
         empty_variables=frozenset(empty),
         layer_dirs=tuple(layer_dirs),
+        reserved_concurrency=None if reserved is None else int(reserved),
     )
 
 

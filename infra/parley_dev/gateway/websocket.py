@@ -26,7 +26,7 @@ from .events import (
 )
 from .ids import aws_id, now_ms
 from .options import GatewayOptions
-from .runtime import FunctionRunner, access_log
+from .runtime import Runner, access_log
 from .template import WebSocketApi
 
 logger = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ class WebSocketEndpoint:
         self,
         api: WebSocketApi,
         target: WebSocketTarget,
-        runner: FunctionRunner,
+        runner: Runner,
         registry: ConnectionRegistry,
         options: GatewayOptions,
     ) -> None:
