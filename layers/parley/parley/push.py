@@ -123,6 +123,9 @@ class Pusher:
         result = FanOutResult()
         if not deliveries:
             return result
+        # Built here, once, before the pool's threads would each build one at
+        # the same moment (a boto3 client costs a cold environment seconds).
+        management_client(self.endpoint)
         if len(deliveries) == 1:
             outcomes = [self._post(*deliveries[0])]
         else:
