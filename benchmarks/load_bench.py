@@ -159,6 +159,31 @@ class Floor(Target):
         return {"to": [str(user) for user in team.recipients], "body": body}
 
 
+async def warm_up(target: Target, teams: list[Team]) -> None:
+    """A few clients connect, ping, send one message and leave, so that the functions'
+    execution environments are started before the measured clients come all at once."""
+    from websockets.asyncio.client import connect
+
+    async def one(team: Team) -> None:
+        sockets = [
+            await connect(target.url(user), open_timeout=120, ping_interval=None)
+            for user in (team.sender, *team.recipients)
+        ]
+        for socket in sockets:
+            await socket.send(json.dumps({"action": "ping", "requestId": "warm"}))
+        frame = {"action": "message", "requestId": "warm-m",
+                 "data": target.message(team, "warm-up")}  # fmt: skip
+        await sockets[0].send(json.dumps(frame))
+        await asyncio.sleep(2)
+        for socket in sockets:
+            await socket.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one(team) for team in teams))
+    await asyncio.sleep(2)
+    print(f"[{target.name}] warmed up in {time.perf_counter() - started:.1f} s", flush=True)
+
+
 async def run_load(target: Target, teams: list[Team], duration: float) -> Tally:
     from websockets.asyncio.client import connect
 
@@ -370,18 +395,19 @@ def serve_floor(port: int) -> None:
 # --- stack, processes --------------------------------------------------------------
 
 
-def wait_healthy(base_url: str, process: subprocess.Popen | None, timeout: float = 180) -> None:
+def wait_healthy(base_url: str, process: subprocess.Popen | None, timeout: float = 300) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
             raise SystemExit(f"the gateway exited with {process.returncode}")
         try:
-            with urllib.request.urlopen(f"{base_url}/api/health", timeout=2) as response:
+            # One request at a time, waited for: the first ones start environments.
+            with urllib.request.urlopen(f"{base_url}/api/health", timeout=60) as response:
                 if response.status == 200:
                     return
         except OSError:
             pass
-        time.sleep(0.5)
+        time.sleep(1)
     raise SystemExit(f"{base_url} did not become healthy")
 
 
@@ -435,6 +461,12 @@ def main() -> None:
     parser.add_argument("--warm", type=int, default=300, help="direct handler calls (0: skip)")
     parser.add_argument("--skip-floor", action="store_true")
     parser.add_argument("--out", help="also write the results (JSON) to this file")
+    parser.add_argument("--gateway-log", help="where the started stack logs (default: discarded)")
+    parser.add_argument(
+        "--warm-up", type=int, default=6,
+        help="teams that connect, send and leave first, starting environments (0: none)",
+    )  # fmt: skip
+    parser.add_argument("--in-process", action="store_true", help="`parley-dev up --in-process`")
     parser.add_argument("--serve-floor", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_floor:
@@ -489,10 +521,12 @@ def main() -> None:
             if not args.url:
                 port = free_port()
                 base_url = f"http://127.0.0.1:{port}"
-                gateway_log = open(Path(data_dir) / "gateway.log", "w")  # noqa: SIM115
+                log_path = Path(args.gateway_log or Path(data_dir) / "gateway.log")
+                gateway_log = open(log_path, "w")  # noqa: SIM115
                 gateway = subprocess.Popen(
                     [str(ROOT / ".venv" / "bin" / "parley-dev"), "up", "--port", str(port),
-                     "--data-dir", str(Path(data_dir) / "up")],
+                     "--data-dir", str(Path(data_dir) / "up"),
+                     *(["--in-process"] if args.in_process else [])],
                     env=os.environ.copy(), stdout=gateway_log, stderr=subprocess.STDOUT,
                 )  # fmt: skip
                 print(f"[stack] parley-dev up on {base_url} (log: {gateway_log.name})", flush=True)
@@ -510,11 +544,14 @@ def main() -> None:
                 print(f"[floor] {json.dumps(results['floor'])}", flush=True)
                 stop(floor)
                 floor = None
+            if args.warm_up:
+                spare = seed(args.warm_up * args.group_size, args.group_size)
+                asyncio.run(warm_up(Parley(base_url), spare))
             tally = asyncio.run(run_load(Parley(base_url), teams, args.duration))
             results["parley"] = summarize(tally, args.duration)
             print(f"[parley] {json.dumps(results['parley'])}", flush=True)
             if tally.connect_failed and gateway is not None:
-                tail = (Path(data_dir) / "gateway.log").read_text().splitlines()[-40:]
+                tail = log_path.read_text().splitlines()[-40:]
                 print("[stack] the gateway's log ends with:\n" + "\n".join(tail), flush=True)
         finally:
             for process in (floor, gateway):

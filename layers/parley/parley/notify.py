@@ -2,8 +2,9 @@
 
 Both entries (WebSocket and REST) open their unit of work with `notify` as
 its notifier; it runs once the transaction has committed, before any event
-goes to the broker. The connection that acted is never pushed what its ack
-already tells it (`Origin`); a sender always hears status changes.
+goes to the broker. The connection that acted (the unit's
+`origin_connection`) is not pushed what its ack already tells it; a sender
+always hears status changes, on every connection.
 """
 
 from __future__ import annotations
@@ -60,11 +61,6 @@ def _went_offline(endpoint: str, user_ids: set) -> None:
         users_went_offline(work, user_ids)
 
 
-def origin_of(work: UnitOfWork) -> str | None:
-    """The connection that acted (its ack answers it), if the unit came from one."""
-    return work.origin_connection
-
-
 @singledispatch
 def _notify(outcome: Any, work: UnitOfWork) -> None:
     raise TypeError(f"no frames for {type(outcome).__name__}")
@@ -76,7 +72,7 @@ def _posted(outcome: MessagePosted, work: UnitOfWork) -> None:
     metrics.add_metric(name="MessagesSent", unit=MetricUnit.Count, value=1)
     pusher: Pusher = work.pusher
     reached = pusher.to_users(
-        outcome.members, message_frame(outcome.view), exclude_connection=origin_of(work)
+        outcome.members, message_frame(outcome.view), exclude_connection=work.origin_connection
     )
     reached_recipients = reached & outcome.recipients
     if not reached_recipients:
@@ -91,9 +87,8 @@ def _posted(outcome: MessagePosted, work: UnitOfWork) -> None:
 
 @_notify.register
 def _changed(outcome: MessageChanged, work: UnitOfWork) -> None:
-    work.pusher.to_users(
-        outcome.members, frame(outcome.change, outcome.view), exclude_connection=origin_of(work)
-    )
+    changed = frame(outcome.change, outcome.view)
+    work.pusher.to_users(outcome.members, changed, exclude_connection=work.origin_connection)
 
 
 @_notify.register
@@ -106,7 +101,7 @@ def _typing(outcome: TypingChanged, work: UnitOfWork) -> None:
 @_notify.register
 def _member(outcome: MemberChange, work: UnitOfWork) -> None:
     member_frame = chat_member_frame(outcome.chat_id, outcome.user_id, outcome.event, outcome.by)
-    work.pusher.to_users(outcome.audience, member_frame, exclude_connection=origin_of(work))
+    work.pusher.to_users(outcome.audience, member_frame, exclude_connection=work.origin_connection)
     _status(outcome.status_changes, work)
 
 
