@@ -318,3 +318,56 @@ def test_an_unconfirmed_connection_older_than_any_connect_that_answers_410_is_re
     alice.send("message", {"chatId": str(world.group), "body": "anyone?"})
 
     assert connections.get(bob.connection_id) is None
+
+
+def test_a_send_holds_one_database_connection_from_start_to_end(world: World) -> None:
+    from sqlalchemy import event
+
+    from parley.db.session import get_engine
+
+    alice = world.online(world.alice)
+    world.online(world.bob)
+    held, most = [0], [0]
+
+    def checkout(*_args) -> None:
+        held[0] += 1
+        most[0] = max(most[0], held[0])
+
+    def checkin(*_args) -> None:
+        held[0] -= 1
+
+    pool = get_engine().pool
+    event.listen(pool, "checkout", checkout)
+    event.listen(pool, "checkin", checkin)
+    try:
+        # The send, its delivery transaction and the publish of its events
+        ack = alice.send("message", {"chatId": str(world.group), "body": "one connection"})
+    finally:
+        event.remove(pool, "checkout", checkout)
+        event.remove(pool, "checkin", checkin)
+
+    assert ack["message"]["status"] == "DELIVERED"
+    assert most[0] == 1
+
+
+def test_frames_leave_before_the_events_go_to_the_broker(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from parley.events import publisher
+
+    alice = world.online(world.alice)
+    bob = world.online(world.bob)
+    posts_at_publish: list[int] = []
+    publish = publisher.publish_committed
+
+    def publishing(bind, envelopes):
+        posts_at_publish.append(len(world.recorder.posts))
+        return publish(bind, envelopes)
+
+    monkeypatch.setattr(publisher, "publish_committed", publishing)
+    ack = alice.send("message", {"chatId": str(world.group), "body": "frames first"})
+
+    # Bob's frame and alice's DELIVERED went out before the one publish of the send's events
+    assert [f["data"]["id"] for f in bob.frames("message")] == [ack["message"]["id"]]
+    assert alice.frames("message:status")
+    assert posts_at_publish == [len(world.recorder.posts)]

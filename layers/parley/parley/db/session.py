@@ -31,8 +31,6 @@ _engine: Engine | None = None
 # Envelopes emitted in a session's open transaction (`parley.events.outbox.emit`);
 # the unit of work publishes them once they are committed.
 PENDING_EVENTS = "parley.events.pending"
-# The unit of work a session belongs to (session.info).
-UNIT = "parley.unit_of_work"
 
 # The unit of work running on this thread, when its entry made it ambient:
 # `session_scope()` inside it then uses its connection instead of a second one.
@@ -143,9 +141,7 @@ class UnitOfWork:
         self._open_session = self.session
 
     def _new_session(self) -> Session:
-        session = Session(bind=self.connection, expire_on_commit=False)
-        session.info[UNIT] = self
-        return session
+        return Session(bind=self.connection, expire_on_commit=False)
 
     # --- what the domain and the entries call ---------------------------------
 
