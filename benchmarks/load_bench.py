@@ -165,6 +165,12 @@ async def warm_up(target: Target, teams: list[Team]) -> None:
     from websockets.asyncio.client import connect
 
     async def one(team: Team) -> None:
+        try:
+            await use(team)
+        except Exception as error:  # a refused warm-up client is no reason to stop
+            print(f"[{target.name}] warm-up client failed: {error}", flush=True)
+
+    async def use(team: Team) -> None:
         sockets = [
             await connect(target.url(user), open_timeout=120, ping_interval=None)
             for user in (team.sender, *team.recipients)
