@@ -101,7 +101,11 @@ def gateway_server(stack: dict[str, str]) -> Iterator[object]:
     # Consumers and the relay schedule stay off here: between tests the
     # tables are truncated under them. Their wiring through the gateway is
     # tested in tests/gateway; the consumers themselves in tests/events_pipeline.
-    options = GatewayOptions(run_event_sources=False, run_schedules=False)
+    # One environment per function is started ahead (provisioned concurrency),
+    # so tests measure behaviour, not the imports of cold starts.
+    options = GatewayOptions(
+        run_event_sources=False, run_schedules=False, provisioned_environments=1
+    )
     app = create_app(ROOT / "template.yaml", options=options, web_dir=ROOT / "web")
     server = GatewayServer(app)
     # REST pushes frames through this gateway's @connections, as `parley-dev up` sets it.
@@ -109,6 +113,7 @@ def gateway_server(stack: dict[str, str]) -> Iterator[object]:
     get_settings.cache_clear()
     try:
         with server:
+            server.gateway.runner.wait_provisioned(timeout=600)
             yield server
     finally:
         os.environ.pop("WEBSOCKET_CONNECTIONS_URL", None)

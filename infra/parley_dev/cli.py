@@ -107,6 +107,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         options = GatewayOptions(
             log_events=args.log_events,
             in_process=args.in_process,
+            provisioned_environments=args.provisioned,
             schedule_rate_override_seconds=args.schedule_every,
         )
         app = create_app(TEMPLATE, options=options, web_dir=WEB_DIR)
@@ -217,6 +218,13 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--host", default="127.0.0.1")
     up.add_argument("--data-dir", help="default: $PARLEY_DATA_DIR or .parley/dev")
     up.add_argument("--log-events", action="store_true", help="print every event passed")
+    up.add_argument(
+        "--provisioned",
+        type=int,
+        default=0,
+        metavar="N",
+        help="start N environments per function ahead of use (provisioned concurrency)",
+    )
     up.add_argument(
         "--in-process",
         action="store_true",

@@ -223,3 +223,22 @@ def test_a_crashing_handler_does_not_take_the_gateway_or_the_socket_down():
         after = json.loads(client.recv(timeout=30))
     assert failure["message"] == "Internal server error"
     assert after["pid"]
+
+
+def test_provisioned_environments_are_ready_before_the_first_invocation(caplog):
+    caplog.set_level(logging.INFO, logger="parley_dev.gateway.environments")
+
+    async def scenario(runner: EnvironmentRunner) -> tuple[int, dict]:
+        environments = runner.environments("StateFunction")
+        deadline = time.monotonic() + 60
+        while not environments.idle and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        ready = len(environments.idle)
+        return ready, await _answer(runner, "StateFunction")
+
+    ready, first = _run(scenario, provisioned_environments=1)
+    assert ready == 1
+    # As on Lambda, a provisioned environment's first invocation is no cold start.
+    assert first["coldStart"] is False
+    (report,) = [r.getMessage() for r in caplog.records if first["requestId"] in r.getMessage()]
+    assert "Init Duration" not in report

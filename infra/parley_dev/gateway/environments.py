@@ -44,7 +44,7 @@ _INIT_TIMEOUT_SECONDS = 30.0
 _STOP_GRACE_SECONDS = 2.0
 
 
-def environment_variables(function: Function) -> dict[str, str]:
+def environment_variables(function: Function, provisioned: bool = False) -> dict[str, str]:
     """What an environment's process sees: the shell, the template, then the runtime's own.
 
     A variable set in the gateway's process wins over the template's: that
@@ -54,6 +54,8 @@ def environment_variables(function: Function) -> dict[str, str]:
     for name, value in function.environment.items():
         variables.setdefault(name, value)
     variables.update(runtime_variables(function, function.runtime))
+    if provisioned:
+        variables["AWS_LAMBDA_INITIALIZATION_TYPE"] = "provisioned-concurrency"
     if not any(variables.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_PROFILE")):
         variables.update(DUMMY_CREDENTIALS)
     variables["PYTHONUNBUFFERED"] = "1"
@@ -75,7 +77,7 @@ class Environment:
         self.last_used = time.monotonic()
 
     @classmethod
-    async def start(cls, function: Function, number: int) -> Environment:
+    async def start(cls, function: Function, number: int, provisioned: bool = False) -> Environment:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -84,7 +86,7 @@ class Environment:
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             cwd=str(function.code_dir),
-            env=environment_variables(function),
+            env=environment_variables(function, provisioned),
             # Ctrl-C reaches the gateway alone: environments must outlive it
             # long enough to run the $disconnect handlers of a graceful stop.
             start_new_session=True,
@@ -107,7 +109,8 @@ class Environment:
                 f"{function.logical_id}: {ready.get('errorType')}: {ready.get('errorMessage')}",
                 ready.get("errorType") or "Runtime.Unknown",
             )
-        environment.init_ms = float(ready["initMs"])
+        # A provisioned environment's init is not any invocation's (as on Lambda).
+        environment.init_ms = None if provisioned else float(ready["initMs"])
         return environment
 
     async def _exchange(self, message: dict[str, Any]) -> dict[str, Any]:
@@ -257,9 +260,19 @@ class FunctionEnvironments:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _start(self, number: int) -> None:
+    async def provision(self, count: int, gate: asyncio.Semaphore) -> None:
+        """Start environments ahead of any invocation, up to `count` in all."""
+        while self.size < min(count, self.limit):
+            async with gate:
+                if self.size >= min(count, self.limit):
+                    return
+                self.starting += 1
+                self._started += 1
+                await self._start(self._started, provisioned=True)
+
+    async def _start(self, number: int, provisioned: bool = False) -> None:
         try:
-            environment = await Environment.start(self.function, number)
+            environment = await Environment.start(self.function, number, provisioned)
         except Exception as exc:
             self.starting -= 1
             error = (
@@ -386,6 +399,7 @@ class EnvironmentRunner:
         }
         self._loop: asyncio.AbstractEventLoop | None = None
         self._reaper: asyncio.Task[None] | None = None
+        self._provisioning: asyncio.Task[None] | None = None
         self._stopped = False
 
     async def start(self) -> None:
@@ -396,6 +410,40 @@ class EnvironmentRunner:
             if not file.is_file():
                 logger.warning("%s: handler file %s does not exist", function.logical_id, file)
         self._reaper = asyncio.create_task(self._reap())
+        if self.options.provisioned_environments > 0:
+            self._provisioning = asyncio.create_task(self._provision())
+
+    async def _provision(self) -> None:
+        """Provisioned concurrency, locally: environments started before they are asked for.
+
+        Two inits at a time, the functions behind WebSocket routes first, so
+        the machine stays usable while they import.
+        """
+        gate = asyncio.Semaphore(2)
+        routed = [
+            route.function for api in self.wiring.websocket_apis for route in api.routes.values()
+        ]
+        routed += [route.function for route in self.wiring.http_routes]
+        order = list(dict.fromkeys([*routed, *self.wiring.functions]))
+        await asyncio.gather(
+            *(
+                self.functions[logical_id].provision(self.options.provisioned_environments, gate)
+                for logical_id in order
+            ),
+            return_exceptions=True,
+        )
+
+    def wait_provisioned(self, timeout: float) -> None:
+        """From another thread: block until the provisioned environments are up."""
+        assert self._loop is not None, "start() first"
+        provisioning = self._provisioning
+        if provisioning is None:
+            return
+
+        async def provisioned() -> None:
+            await asyncio.shield(provisioning)
+
+        asyncio.run_coroutine_threadsafe(provisioned(), self._loop).result(timeout)
 
     async def invoke(self, logical_id: str, event: Any) -> Any:
         if self._stopped:
@@ -418,8 +466,9 @@ class EnvironmentRunner:
 
     async def stop(self) -> None:
         self._stopped = True
-        if self._reaper is not None:
-            self._reaper.cancel()
+        for task in (self._reaper, self._provisioning):
+            if task is not None:
+                task.cancel()
         await asyncio.gather(*(f.stop() for f in self.functions.values()))
 
     def environments(self, logical_id: str) -> FunctionEnvironments:

@@ -46,6 +46,9 @@ class GatewayOptions:
     # Environments a function may have at once when the template sets no
     # ReservedConcurrentExecutions; past it, invocations wait for a free one.
     max_environments_per_function: int = 6
+    # Environments each function starts at once, before any invocation asks
+    # (Lambda's provisioned concurrency); reported as not cold starts.
+    provisioned_environments: int = 0
     # A warm environment unused this long is stopped (Lambda's are reclaimed
     # after minutes of idleness too).
     environment_idle_seconds: float = 600.0
