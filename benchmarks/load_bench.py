@@ -116,6 +116,10 @@ class Tally:
     duplicates: int = 0
     latencies: list[float] = field(default_factory=list)
     ack_latencies: list[float] = field(default_factory=list)
+    first_send: float = 0.0
+    last_send: float = 0.0
+    # Acked messages, and how many recipients each still misses.
+    missing: dict[str, int] = field(default_factory=dict)
 
 
 class Target:
@@ -239,6 +243,8 @@ async def run_load(target: Target, teams: list[Team], duration: float) -> Tally:
                         continue
                     tally.delivered += 1
                     tally.latencies.append(time.perf_counter() - float(sent_at))
+                    if key in tally.missing:
+                        tally.missing[key] -= 1
         except Exception:
             return
 
@@ -285,10 +291,13 @@ async def run_load(target: Target, teams: list[Team], duration: float) -> Tally:
             tally.expected += recipients_of[team.sender]
             tally.sent += 1
             sent_at = time.perf_counter()
+            tally.first_send = tally.first_send or sent_at
+            tally.last_send = sent_at
             body = f"load|{key}|{sent_at!r}"
             ack = await request(socket, "message", target.message(team, body))
             if ack.get("status") == "ok":
                 tally.acked += 1
+                tally.missing[key] = recipients_of[team.sender] - seen.get(key, 0)
                 tally.ack_latencies.append(time.perf_counter() - sent_at)
             else:
                 code = ack.get("code", "?")
@@ -321,17 +330,22 @@ async def run_load(target: Target, teams: list[Team], duration: float) -> Tally:
     return tally
 
 
-def summarize(tally: Tally, duration: float) -> dict[str, Any]:
+def summarize(tally: Tally) -> dict[str, Any]:
     return {
         "connect_failed": tally.connect_failed,
         "first_frame_refused": tally.first_frame_refused,
         "sent": tally.sent,
-        "rate_per_s": round(tally.sent / duration, 1),
+        # A sender's next message is due a second after the previous one, once
+        # that one is acked: when acks come slower, the offered rate falls.
+        "rate_per_s": round(tally.sent / max(1.0, tally.last_send - tally.first_send + 1), 1),
+        "sending_s": round(tally.last_send - tally.first_send, 1),
         "acked": tally.acked,
         "refused": tally.refused,
         "expected_deliveries": tally.expected,
         "delivered": tally.delivered,
         "lost": tally.expected - tally.delivered,
+        # What matters most: deliveries missing for messages the server acked.
+        "lost_acked": sum(max(0, left) for left in tally.missing.values()),
         "duplicates": tally.duplicates,
         "deliver_p50_ms": round(percentile(tally.latencies, 0.5), 2),
         "deliver_p99_ms": round(percentile(tally.latencies, 0.99), 2),
@@ -473,6 +487,10 @@ def main() -> None:
         help="teams that connect, send and leave first, starting environments (0: none)",
     )  # fmt: skip
     parser.add_argument("--in-process", action="store_true", help="`parley-dev up --in-process`")
+    parser.add_argument(
+        "--provisioned", type=int, default=0, help="`parley-dev up --provisioned N`"
+    )
+    parser.add_argument("--only-warm", action="store_true", help="measure the direct calls only")
     parser.add_argument("--serve-floor", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_floor:
@@ -524,6 +542,9 @@ def main() -> None:
                 measured["ratio_p50"] = handler["p50_ms"] / floor_["p50_ms"]
                 results["warm"] = measured
                 print(f"[warm] {json.dumps(measured)}", flush=True)
+            if args.only_warm:
+                print(json.dumps(results, indent=2))
+                return
             if not args.url:
                 port = free_port()
                 base_url = f"http://127.0.0.1:{port}"
@@ -532,6 +553,7 @@ def main() -> None:
                 gateway = subprocess.Popen(
                     [str(ROOT / ".venv" / "bin" / "parley-dev"), "up", "--port", str(port),
                      "--data-dir", str(Path(data_dir) / "up"),
+                     "--provisioned", str(args.provisioned),
                      *(["--in-process"] if args.in_process else [])],
                     env=os.environ.copy(), stdout=gateway_log, stderr=subprocess.STDOUT,
                 )  # fmt: skip
@@ -546,7 +568,7 @@ def main() -> None:
                 )
                 time.sleep(2)
                 tally = asyncio.run(run_load(Floor(floor_port), teams, args.duration))
-                results["floor"] = summarize(tally, args.duration)
+                results["floor"] = summarize(tally)
                 print(f"[floor] {json.dumps(results['floor'])}", flush=True)
                 stop(floor)
                 floor = None
@@ -554,7 +576,7 @@ def main() -> None:
                 spare = seed(args.warm_up * args.group_size, args.group_size)
                 asyncio.run(warm_up(Parley(base_url), spare))
             tally = asyncio.run(run_load(Parley(base_url), teams, args.duration))
-            results["parley"] = summarize(tally, args.duration)
+            results["parley"] = summarize(tally)
             print(f"[parley] {json.dumps(results['parley'])}", flush=True)
             if tally.connect_failed and gateway is not None:
                 tail = log_path.read_text().splitlines()[-40:]
