@@ -185,11 +185,14 @@ def test_client_that_vanishes_still_gets_its_disconnect(gateway, journal):
 def test_idle_connection_expires_and_disconnect_runs_once(journal):
     options = GatewayOptions(idle_timeout_seconds=0.5, run_event_sources=False, run_schedules=False)
     with GatewayServer(create_app(FIXTURE_TEMPLATE, options=options)) as server:
-        with open_client(server) as client:
-            connection_id = connection_id_of(client)
-            with pytest.raises(ConnectionClosed) as closed:
-                client.recv(timeout=10)
+        known = {e["event"]["requestContext"]["connectionId"] for e in journal.entries("connect")}
+        # The client says nothing: the socket is idle from the start.
+        with open_client(server) as client, pytest.raises(ConnectionClosed) as closed:
+            client.recv(timeout=30)
         assert closed.value.rcvd.code == 1001
+        (connection_id,) = {
+            e["event"]["requestContext"]["connectionId"] for e in journal.entries("connect")
+        } - known
         found = journal.wait_for(lambda: journal.for_connection("disconnect", connection_id))
         time.sleep(0.2)  # room for a (wrong) second $disconnect to show up
         assert len(journal.for_connection("disconnect", connection_id)) == len(found) == 1

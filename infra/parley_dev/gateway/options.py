@@ -46,6 +46,9 @@ class GatewayOptions:
     # Environments a function may have at once when the template sets no
     # ReservedConcurrentExecutions; past it, invocations wait for a free one.
     max_environments_per_function: int = 6
+    # Environments initialising at once, across all functions: concurrent
+    # imports on a laptop only slow each other down.
+    max_concurrent_inits: int = 2
     # Environments each function starts at once, before any invocation asks
     # (Lambda's provisioned concurrency); reported as not cold starts.
     provisioned_environments: int = 0

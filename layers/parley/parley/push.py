@@ -25,6 +25,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 
 from parley.observability import logger, metrics
+from parley.snapstart import holds_connections
 from parley.stores import connections
 
 _LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
@@ -58,6 +59,10 @@ def management_client(endpoint: str) -> Any:
             retries={"max_attempts": 2, "mode": "standard"},
         ),
     )
+
+
+# Its kept-alive HTTPS connections must not outlive a SnapStart snapshot.
+holds_connections(management_client.cache_clear)
 
 
 def _pool() -> ThreadPoolExecutor:

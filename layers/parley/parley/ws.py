@@ -47,7 +47,7 @@ from parley.db.session import UnitOfWork, session_scope, unit_of_work
 from parley.events.catalog import RATELIMIT_EXCEEDED
 from parley.events.outbox import emit
 from parley.notify import live_pusher, notify
-from parley.observability import logger, metrics, tracer
+from parley.observability import logger, metrics, observed
 from parley.protocol.errors import (
     BadRequest,
     ErrorCode,
@@ -96,12 +96,8 @@ def _pusher(domain_name: str, stage: str) -> Pusher:
 
 
 def _observed(handler: Callable[[dict, Any], dict]) -> Callable[[dict, Any], dict]:
-    """Logger with the API Gateway request id as correlation id, Tracer, Metrics."""
-    handler = tracer.capture_lambda_handler(capture_response=False)(handler)
-    handler = logger.inject_lambda_context(
-        correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False, clear_state=True
-    )(handler)
-    return metrics.log_metrics(handler)
+    """The API Gateway request id as correlation id (WebSocket events carry it there too)."""
+    return observed(handler, correlation_paths.API_GATEWAY_REST)
 
 
 # --- actions ------------------------------------------------------------------

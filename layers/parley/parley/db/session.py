@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from parley.config import get_settings
 from parley.observability import logger
+from parley.snapstart import holds_connections
 
 _engine: Engine | None = None
 
@@ -100,6 +101,7 @@ def get_engine() -> Engine:
     return _engine
 
 
+@holds_connections
 def reset_engine() -> None:
     """Drop the engine (tests, or after the settings changed)."""
     global _engine

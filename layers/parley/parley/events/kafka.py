@@ -8,6 +8,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from parley.config import get_settings
 from parley.events.catalog import TOPICS
 from parley.observability import logger
+from parley.snapstart import holds_connections
 
 _producer: Producer | None = None
 
@@ -41,6 +42,7 @@ def get_producer() -> Producer:
     return _producer
 
 
+@holds_connections
 def reset_producer() -> None:
     global _producer
     if _producer is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import redis
 
 from parley.config import get_settings
+from parley.snapstart import holds_connections
 
 _client: redis.Redis | None = None
 
@@ -22,6 +23,7 @@ def get_redis() -> redis.Redis:
     return _client
 
 
+@holds_connections
 def reset_redis() -> None:
     global _client
     if _client is not None:
