@@ -216,7 +216,7 @@ def test_an_unexpected_failure_is_an_internal_ack_not_a_crash(
     def broken(*_args, **_kwargs):
         raise RuntimeError("database on fire")
 
-    monkeypatch.setattr(parley.chat.messages, "require_member", broken)
+    monkeypatch.setattr(parley.chat.messages, "chat_members", broken)
     ack = alice.send("message", {"chatId": str(world.group), "body": "x"}, request_id="boom")
 
     assert ack == {

@@ -17,12 +17,16 @@ class Settings(BaseSettings):
 
     # Backing services
     database_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/parley"
+    # Connections a process keeps, and how many more it may open under load.
+    # A unit of work holds one at a time, so no size can deadlock; locally the
+    # dev gateway runs many invocations per process, on Lambda one.
     database_pool_size: int = 5
     # A stalled PostgreSQL fails a request after these, never holds it (seconds):
     # opening a connection, waiting for one from the pool, any one statement.
     database_connect_timeout_seconds: float = 3.0
     database_pool_timeout_seconds: float = 3.0
     database_statement_timeout_seconds: float = 5.0
+    database_max_overflow: int = 10
     redis_url: str = "redis://127.0.0.1:6379/0"
     # Connecting to Redis and any one command (seconds).
     redis_timeout_seconds: float = 2.0
@@ -50,6 +54,10 @@ class Settings(BaseSettings):
     presence_ttl_seconds: int = 90
     # Live connections one user may hold; $connect refuses one more (429).
     max_connections_per_user: int = 10
+    # A connection that has sent no frame yet and is younger than this may be
+    # still connecting (API Gateway's $connect integration times out at 29 s):
+    # a 410 from it does not prove it gone.
+    connection_confirm_seconds: float = 30.0
     max_pins_per_chat: int = 50
     edit_window_seconds: int = 48 * 3600
     message_max_chars: int = 4000

@@ -7,10 +7,11 @@ A route's handler is built here from a domain function::
 For every frame it parses the event with Powertools' WebSocket models, finds
 the caller's connection in Redis, applies the rate limit of the action's
 class, validates ``data`` into the action's pydantic model, opens the unit of
-work, calls ``domain_fn(ctx, data)``, commits, runs what the domain deferred
-until after the commit (fan-out through @connections), and answers with
-exactly one ack. Domain errors become error acks with their wire code; any
-other exception becomes an ``internal`` ack and is logged, never a crash.
+work, calls ``domain_fn(ctx, data)``, commits, has the notifier turn what
+the domain recorded into frames (fan-out through @connections), runs what
+it deferred, publishes its events, and answers with exactly one ack.
+Domain errors become error acks with their wire code; any other exception
+becomes an ``internal`` ack and is logged, never a crash.
 
 Catch-up after a reconnect: API Gateway opens the socket only once
 ``$connect`` has returned, so the connect handler cannot push to it. It
@@ -26,7 +27,6 @@ import json
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, NoReturn, TypeVar
 
 from aws_lambda_powertools.logging import correlation_paths
@@ -43,11 +43,12 @@ from pydantic import BaseModel, Field, ValidationError
 from parley.auth.tokens import InvalidToken, decode_access_token
 from parley.availability import unavailable_from
 from parley.chat.context import ActionContext, Listing
-from parley.chat.presence import deliver_queued, live_pusher
+from parley.chat.presence import deliver_queued
 from parley.config import get_settings
-from parley.db.session import session_scope
+from parley.db.session import UnitOfWork, session_scope, unit_of_work
 from parley.events.catalog import RATELIMIT_EXCEEDED
 from parley.events.outbox import emit
+from parley.notify import live_pusher, notify
 from parley.observability import logger, metrics, observed
 from parley.protocol.errors import (
     BadRequest,
@@ -244,21 +245,17 @@ def _run(
     pusher: Pusher,
     action: str,
 ) -> dict[str, Any]:
-    with session_scope() as session:
+    """The action in one unit of work: its transaction, then frames, then the broker."""
+    with unit_of_work(
+        pusher=pusher, notifier=notify, origin_connection=connection.connection_id
+    ) as work:
         ctx = ActionContext(
-            session=session,
+            work=work,
             user_id=connection.user_id,
             connection_id=connection.connection_id,
-            pusher=pusher,
             action=action,
         )
         result = domain_fn(ctx, data)
-    for hook in ctx.after_commit_hooks:
-        # The action is committed: a failed push must not turn its ack into an error.
-        try:
-            hook()
-        except Exception:
-            logger.exception("after-commit step failed")
     if isinstance(result, Listing):
         return {result.name: result.items}
     return {"message": result}
@@ -299,7 +296,8 @@ def _enforce_rate_limit(user_id: uuid.UUID, rate_class: str) -> None:
 
 def _catch_up(connection: connections.Connection, pusher: Pusher) -> None:
     try:
-        deliver_queued(connection.user_id, [connection.connection_id], pusher)
+        with unit_of_work(pusher=pusher, notifier=notify) as work:
+            deliver_queued(work, connection.user_id, [connection.connection_id])
     except Exception:
         # Put the flag back so the next frame tries again; the action goes on.
         connections.mark_catch_up_due(connection.connection_id)
@@ -309,15 +307,9 @@ def _catch_up(connection: connections.Connection, pusher: Pusher) -> None:
 # --- $connect and $disconnect -------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Handshake:
-    """What the connect domain function receives."""
-
-    connection: connections.Connection
-    pusher: Pusher
-
-
-def connect_route(domain_fn: Callable[[Handshake], None]) -> Callable[[dict, Any], dict]:
+def connect_route(
+    domain_fn: Callable[[UnitOfWork, connections.Connection], None],
+) -> Callable[[dict, Any], dict]:
     """The $connect handler: authenticate, check the origin, then `domain_fn`.
 
     Browsers cannot set headers on a WebSocket, so the token may come as a
@@ -347,7 +339,9 @@ def connect_route(domain_fn: Callable[[Handshake], None]) -> Callable[[dict, Any
                 source_ip=str(context_.identity.source_ip.network_address),
             )
             logger.append_keys(connectionId=connection.connection_id, userId=str(claims.user_id))
-            domain_fn(Handshake(connection, _pusher(context_.domain_name, context_.stage)))
+            pusher = _pusher(context_.domain_name, context_.stage)
+            with unit_of_work(pusher=pusher, notifier=notify) as work:
+                domain_fn(work, connection)
             metrics.add_metric(name="Connections", unit=MetricUnit.Count, value=1)
         except ParleyError as error:
             logger.info(
@@ -402,9 +396,9 @@ def _offered_protocols(headers: dict[str, str]) -> list[str]:
 
 
 def disconnect_route(
-    domain_fn: Callable[[str, Pusher], None],
+    domain_fn: Callable[[UnitOfWork, str], None],
 ) -> Callable[[dict, Any], dict]:
-    """The $disconnect handler; `domain_fn(connection_id, pusher)` must be idempotent."""
+    """The $disconnect handler; `domain_fn(work, connection_id)` must be idempotent."""
 
     def handler(event: dict, context: Any) -> dict:
         try:
@@ -414,7 +408,9 @@ def disconnect_route(
                 connectionId=context_.connection_id,
                 disconnectStatusCode=context_.disconnect_status_code,
             )
-            domain_fn(context_.connection_id, _pusher(context_.domain_name, context_.stage))
+            pusher = _pusher(context_.domain_name, context_.stage)
+            with unit_of_work(pusher=pusher, notifier=notify) as work:
+                domain_fn(work, context_.connection_id)
         except Exception:
             logger.exception("disconnect failed")
             return {"statusCode": 500}

@@ -15,11 +15,12 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from parley.config import get_settings
@@ -145,8 +146,10 @@ def produce(producer: Producer, rows: Sequence[outbox.OutboxRow], timeout: float
     return delivery
 
 
-def publish_committed(engine: Engine, envelopes: Sequence[Envelope]) -> Delivery | None:
+def publish_committed(bind: Engine | Connection, envelopes: Sequence[Envelope]) -> Delivery | None:
     """Publish a just-committed transaction's events; never raises.
+
+    `bind` is the unit of work's connection (not in a transaction), or an engine.
 
     Returns None when it left everything to the relay (paused after a failure,
     a backlog on one of the keys, or the database or broker answered an error).
@@ -162,7 +165,7 @@ def publish_committed(engine: Engine, envelopes: Sequence[Envelope]) -> Delivery
         else max(settings.kafka_flush_timeout_seconds, settings.kafka_first_flush_timeout_seconds)
     )
     try:
-        with engine.connect() as connection:
+        with _connected(bind) as connection:
             rows = outbox.claim_for_keys(
                 connection, [envelope.id for envelope in envelopes], AT_COMMIT_CAP
             )
@@ -186,6 +189,19 @@ def publish_committed(engine: Engine, envelopes: Sequence[Envelope]) -> Delivery
         )
         _paused_until = time.monotonic() + settings.outbox_publish_backoff_seconds
     return delivery
+
+
+@contextmanager
+def _connected(bind: Engine | Connection) -> Iterator[Connection]:
+    if isinstance(bind, Connection):
+        try:
+            yield bind
+        except BaseException:
+            bind.rollback()
+            raise
+        return
+    with bind.connect() as connection:
+        yield connection
 
 
 def pause_publishing(seconds: float) -> None:

@@ -25,6 +25,19 @@ class Connection:
     user_id: uuid.UUID
     connected_at: float
     source_ip: str = ""
+    # When the connection sent its first frame (None: not yet).
+    confirmed_at: float | None = None
+
+
+def _connection(connection_id: str, fields: dict[str, str]) -> Connection:
+    confirmed = fields.get("confirmedAt")
+    return Connection(
+        connection_id=connection_id,
+        user_id=uuid.UUID(fields["userId"]),
+        connected_at=float(fields.get("connectedAt") or time.time()),
+        source_ip=fields.get("sourceIp", ""),
+        confirmed_at=float(confirmed) if confirmed else None,
+    )
 
 
 def add(connection: Connection) -> bool:
@@ -50,12 +63,7 @@ def get(connection_id: str) -> Connection | None:
     fields = get_redis().hgetall(_conn_key(connection_id))
     if not fields:
         return None
-    return Connection(
-        connection_id=connection_id,
-        user_id=uuid.UUID(fields["userId"]),
-        connected_at=float(fields.get("connectedAt") or time.time()),
-        source_ip=fields.get("sourceIp", ""),
-    )
+    return _connection(connection_id, fields)
 
 
 def remove(connection_id: str, user_id: uuid.UUID | None = None) -> tuple[uuid.UUID | None, bool]:
@@ -77,6 +85,25 @@ def remove(connection_id: str, user_id: uuid.UUID | None = None) -> tuple[uuid.U
         return None, False
     removed, remaining = results[1], results[2]
     return user_id, bool(removed) and remaining == 0
+
+
+def remove_if_established(connection_id: str) -> tuple[uuid.UUID | None, bool] | None:
+    """Forget a connection that answered 410, unless it is still connecting.
+
+    API Gateway answers 410 for a connection whose $connect has not returned
+    yet, so a 410 proves a connection gone only once it is established: it
+    has sent its first frame, or it is older than `connection_confirm_seconds`
+    (longer than any $connect may take). None when the connection was kept;
+    otherwise what `remove` returns.
+    """
+    fields = get_redis().hmget(_conn_key(connection_id), ["userId", "connectedAt", "confirmedAt"])
+    owner, connected_at, confirmed_at = fields
+    if owner is None:
+        return None, False
+    age = time.time() - float(connected_at or 0)
+    if confirmed_at is None and age < get_settings().connection_confirm_seconds:
+        return None
+    return remove(connection_id, uuid.UUID(owner))
 
 
 def of_users(user_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, set[str]]:
@@ -110,25 +137,35 @@ def mark_catch_up_due(connection_id: str) -> None:
     get_redis().set(_catch_up_key(connection_id), "1", ex=get_settings().connection_ttl_seconds)
 
 
+# Sets a field only on a hash that exists: a connection removed meanwhile
+# must not come back as a hash holding that field alone.
+_SET_IF_REGISTERED = """
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
+end
+return 0
+"""
+
+
 def claim(connection_id: str) -> tuple[Connection | None, bool]:
     """The connection (None when unknown) and whether its catch-up is due now.
 
     One round trip: the flag is deleted as it is read, so only one caller
-    sees True.
+    sees True. The first frame also confirms the connection (it is
+    established: see `remove_if_established`), one round trip more, once.
     """
-    pipe = get_redis().pipeline()
+    redis = get_redis()
+    pipe = redis.pipeline()
     pipe.hgetall(_conn_key(connection_id))
     pipe.delete(_catch_up_key(connection_id))
     fields, claimed = pipe.execute()
     if not fields:
         return None, False
-    connection = Connection(
-        connection_id=connection_id,
-        user_id=uuid.UUID(fields["userId"]),
-        connected_at=float(fields.get("connectedAt") or time.time()),
-        source_ip=fields.get("sourceIp", ""),
-    )
-    return connection, bool(claimed)
+    if "confirmedAt" not in fields:
+        now = time.time()
+        redis.eval(_SET_IF_REGISTERED, 1, _conn_key(connection_id), "confirmedAt", now)
+        fields["confirmedAt"] = str(now)
+    return _connection(connection_id, fields), bool(claimed)
 
 
 def refresh(connection_id: str, user_id: uuid.UUID) -> None:
