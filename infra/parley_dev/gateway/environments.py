@@ -74,6 +74,7 @@ class Environment:
         self.process = process
         self.number = number
         self.init_ms: float | None = None  # reported with the first invocation
+        self.provisioned = False  # kept however long it idles, as Lambda keeps them
         self.last_used = time.monotonic()
 
     @classmethod
@@ -111,6 +112,7 @@ class Environment:
             )
         # A provisioned environment's init is not any invocation's (as on Lambda).
         environment.init_ms = None if provisioned else float(ready["initMs"])
+        environment.provisioned = provisioned
         return environment
 
     async def _exchange(self, message: dict[str, Any]) -> dict[str, Any]:
@@ -326,7 +328,7 @@ class FunctionEnvironments:
 
     async def reap(self, idle_seconds: float) -> None:
         cutoff = time.monotonic() - idle_seconds
-        stale = [e for e in self.idle if e.last_used < cutoff]
+        stale = [e for e in self.idle if e.last_used < cutoff and not e.provisioned]
         for environment in stale:
             self.idle.remove(environment)
             self.live.discard(environment)
