@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint services clean
+.PHONY: run test test-unit lint services clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -18,12 +18,17 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	@$(BIN)/parley-dev up
 
-test: $(STAMP)
+test: lint
 	@$(BIN)/parley-dev browser-deps
 	@$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The tests that need no service: seconds, nothing started.
+test-unit: lint
+	@$(BIN)/python -m pytest -m unit $(PYTEST_ARGS)
+
 lint: $(STAMP)
 	@$(BIN)/ruff check .
+	@$(BIN)/ruff format --check --quiet . || { echo "ruff format would change the files above: run $(BIN)/ruff format ."; exit 1; }
 
 services: $(STAMP)
 	@$(BIN)/parley-dev services

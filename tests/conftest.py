@@ -37,7 +37,7 @@ def reset_clients() -> None:
     reset_producer()
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="session")
 def stack() -> Iterator[dict[str, str]]:
     from parley_dev.localenv import apply_local_defaults
     from parley_dev.services import start_services
@@ -67,8 +67,12 @@ def stack() -> Iterator[dict[str, str]]:
 
 
 @pytest.fixture(autouse=True)
-def clean_state(stack: dict[str, str]) -> Iterator[None]:
-    """Every test starts with empty tables and an empty Redis."""
+def clean_state(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every test starts with empty tables and an empty Redis; a `unit` test needs neither."""
+    if request.node.get_closest_marker("unit") is not None:
+        yield
+        return
+    request.getfixturevalue("stack")
     from sqlalchemy import text
     from sqlalchemy.exc import OperationalError
 

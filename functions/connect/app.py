@@ -1,4 +1,4 @@
 from parley.chat.presence import open_session
 from parley.ws import connect_route
 
-handler = connect_route(lambda handshake: open_session(handshake.connection, handshake.pusher))
+handler = connect_route(open_session)

@@ -1,5 +1,7 @@
+from aws_lambda_powertools.logging import correlation_paths
 from mangum import Mangum
 
+from parley.observability import observed
 from parley.rest.app import app
 
-handler = Mangum(app, lifespan="off")
+handler = observed(Mangum(app, lifespan="off"), correlation_paths.API_GATEWAY_HTTP)

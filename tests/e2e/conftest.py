@@ -8,7 +8,7 @@ import struct
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -112,6 +112,13 @@ class Chatters:
 
 @pytest.fixture
 def chatters(gateway_url: str) -> Iterator[Chatters]:
+    with chatters_on(gateway_url) as world:
+        yield world
+
+
+@contextmanager
+def chatters_on(gateway_url: str) -> Iterator[Chatters]:
+    """Alice and Bob with a group and a public lobby, reaching the gateway at `gateway_url`."""
     from parley.db.models import Chat, ChatMember, ChatType, User
     from parley.db.session import session_scope
 

@@ -176,11 +176,13 @@ def test_a_connection_the_gateway_no_longer_knows_answers_410_and_is_removed(
     chatters: Chatters,
 ) -> None:
     """A registration that outlived its socket (a $disconnect that never ran)."""
+    from parley.config import get_settings
     from parley.stores import connections
 
     alice = chatters.open(chatters.alice)
     bob = chatters.open(chatters.bob)
-    stale = connections.Connection("U3RhbGVDb25uMTI=", chatters.bob, time.time(), "127.0.0.1")
+    long_ago = time.time() - get_settings().connection_confirm_seconds - 1
+    stale = connections.Connection("U3RhbGVDb25uMTI=", chatters.bob, long_ago, "127.0.0.1")
     connections.add(stale)
 
     sent = alice.request("message", {"chatId": str(chatters.group), "body": "who is there?"})

@@ -144,7 +144,8 @@ def _a_new_chat_reaches_the_other_member_live(port: int) -> None:
 def test_up_serves_health_then_stops_leaving_no_process_behind(tmp_path: Path) -> None:
     port = free_port()
     process = subprocess.Popen(
-        [*CLI, "up", "--port", str(port), "--data-dir", str(tmp_path)],
+        # Environments provisioned ahead: what is tested is the wiring, not cold starts.
+        [*CLI, "up", "--port", str(port), "--data-dir", str(tmp_path), "--provisioned", "1"],
         cwd=ROOT,
         env=_env_without_services(),
         stdout=subprocess.PIPE,

@@ -45,3 +45,35 @@ def test_health_answers_503_naming_the_service_that_is_down(
     body = json.loads(response["body"])
     assert body["down"] == ["redis"]
     assert body["services"]["postgres"]["ok"] is True
+
+
+def test_health_reports_kafka_degraded_while_events_wait_unpublished_past_the_bound(
+    health_event: dict,
+) -> None:
+    import uuid
+
+    from sqlalchemy import text
+
+    from parley.db import get_engine, session_scope
+    from parley.events import catalog, emit, publisher
+
+    # Given an event its commit could not publish, older than the bound
+    publisher.pause_publishing(60)
+    try:
+        with session_scope() as session:
+            user_id = uuid.uuid4()
+            emit(session, catalog.USER_LOGGED_IN, user_id, {"userId": str(user_id)})
+    finally:
+        publisher.resume_publishing()
+    with get_engine().begin() as connection:
+        connection.execute(text("UPDATE outbox SET created_at = now() - interval '1 hour'"))
+
+    # When health is asked (the broker itself answers metadata)
+    response = load_function("rest")(health_event, lambda_context("rest"))
+
+    # Then Kafka is degraded, saying why
+    assert response["statusCode"] == 503
+    body = json.loads(response["body"])
+    assert body["down"] == ["kafka"]
+    assert "not being published" in body["services"]["kafka"]["error"]
+    assert body["services"]["kafka"]["oldestUnpublishedSeconds"] >= 3600

@@ -10,6 +10,8 @@ import pytest
 from parley.protocol.errors import ErrorCode
 from parley_dev.gateway.template import load_wiring
 
+pytestmark = pytest.mark.unit
+
 ROOT = Path(__file__).resolve().parent.parent.parent
 PROTOCOL = ROOT / "docs" / "protocol.md"
 # API Gateway's own routes: not actions a client sends.

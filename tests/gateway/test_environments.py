@@ -242,3 +242,27 @@ def test_provisioned_environments_are_ready_before_the_first_invocation(caplog):
     assert first["coldStart"] is False
     (report,) = [r.getMessage() for r in caplog.records if first["requestId"] in r.getMessage()]
     assert "Init Duration" not in report
+
+
+def test_idle_environments_are_reaped_but_provisioned_ones_are_kept(tmp_path):
+    started, release = tmp_path / "started", tmp_path / "release"
+    started.mkdir()
+
+    async def scenario(runner: EnvironmentRunner) -> tuple[int, list[bool]]:
+        environments = runner.environments("CrashFunction")
+        while not environments.idle:  # the provisioned one
+            await asyncio.sleep(0.05)
+        hold = {"startedDir": str(started), "holdUntil": str(release)}
+        both = [asyncio.ensure_future(_answer(runner, "CrashFunction", **hold)) for _ in range(2)]
+        await _wait_for_files(started, 2)
+        release.touch()
+        await asyncio.gather(*both)
+        peak = len(environments.live)
+        deadline = time.monotonic() + 30
+        while len(environments.live) > 1 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        return peak, [e.provisioned for e in environments.live]
+
+    peak, left = _run(scenario, provisioned_environments=1, environment_idle_seconds=0.2)
+    assert peak == 2
+    assert left == [True]

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from parley_dev.gateway import load_wiring
 
 from .conftest import FIXTURE_TEMPLATE
+
+pytestmark = pytest.mark.unit
 
 PROJECT_TEMPLATE = Path(__file__).parents[2] / "template.yaml"
 

@@ -185,11 +185,14 @@ def test_client_that_vanishes_still_gets_its_disconnect(gateway, journal):
 def test_idle_connection_expires_and_disconnect_runs_once(journal):
     options = GatewayOptions(idle_timeout_seconds=0.5, run_event_sources=False, run_schedules=False)
     with GatewayServer(create_app(FIXTURE_TEMPLATE, options=options)) as server:
-        with open_client(server) as client:
-            connection_id = connection_id_of(client)
-            with pytest.raises(ConnectionClosed) as closed:
-                client.recv(timeout=10)
+        known = {e["event"]["requestContext"]["connectionId"] for e in journal.entries("connect")}
+        # The client says nothing: the socket is idle from the start.
+        with open_client(server) as client, pytest.raises(ConnectionClosed) as closed:
+            client.recv(timeout=30)
         assert closed.value.rcvd.code == 1001
+        (connection_id,) = {
+            e["event"]["requestContext"]["connectionId"] for e in journal.entries("connect")
+        } - known
         found = journal.wait_for(lambda: journal.for_connection("disconnect", connection_id))
         time.sleep(0.2)  # room for a (wrong) second $disconnect to show up
         assert len(journal.for_connection("disconnect", connection_id)) == len(found) == 1
@@ -207,3 +210,41 @@ def test_graceful_shutdown_closes_sockets_with_1001_and_runs_disconnect(journal:
     disconnects = journal.for_connection("disconnect", connection_id)
     assert len(disconnects) == 1
     assert disconnects[0]["event"]["requestContext"]["disconnectStatusCode"] == 1001
+
+
+def test_a_frame_nested_too_deep_to_parse_goes_to_default_and_the_connection_goes_on(gateway):
+    deep = "[" * 10_000
+    with open_client(gateway) as client:
+        client.send(deep)
+        reply = json.loads(client.recv(timeout=10))
+        assert reply["route"] == "$default"
+        assert reply["body"] == deep
+        # Still served
+        client.send(json.dumps({"action": "echo", "n": 2}))
+        assert json.loads(client.recv(timeout=10))["route"] == "echo"
+
+
+def test_a_connection_with_too_many_frames_waiting_is_closed_with_1008(journal):
+    options = GatewayOptions(max_queued_frames=3, run_event_sources=False, run_schedules=False)
+    with GatewayServer(create_app(FIXTURE_TEMPLATE, options=options)) as server:
+        with open_client(server) as client:
+            connection_id = connection_id_of(client)
+            # Twenty frames while the first takes a second: more than three wait.
+            for seq in range(20):
+                client.send(json.dumps({"action": "slow", "seconds": 1, "seq": seq}))
+            with pytest.raises(ConnectionClosed) as closed:
+                while True:
+                    client.recv(timeout=10)
+        assert closed.value.rcvd.code == 1008
+        disconnects = journal.wait_for(lambda: journal.for_connection("disconnect", connection_id))
+        assert disconnects[0]["event"]["requestContext"]["disconnectStatusCode"] == 1008
+
+
+def test_frames_waiting_within_the_bound_are_all_served(journal):
+    options = GatewayOptions(max_queued_frames=3, run_event_sources=False, run_schedules=False)
+    server = GatewayServer(create_app(FIXTURE_TEMPLATE, options=options))
+    with server, open_client(server) as client:
+        for seq in range(3):  # at most three waiting, however fast they come
+            client.send(json.dumps({"action": "slow", "seconds": 0.2, "seq": seq}))
+        replies = [json.loads(client.recv(timeout=10)) for _ in range(3)]
+    assert [reply["seq"] for reply in replies] == [0, 1, 2]

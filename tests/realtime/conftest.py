@@ -104,6 +104,7 @@ class ConnectionsRecorder:
     posts: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     gone: set[str] = field(default_factory=set)
     endpoints: set[str] = field(default_factory=set)
+    closed: list[str] = field(default_factory=list)
 
     def post_to_connection(self, *, ConnectionId: str, Data: bytes) -> dict[str, Any]:
         if ConnectionId in self.gone:
@@ -116,6 +117,10 @@ class ConnectionsRecorder:
             )
         self.posts.append((ConnectionId, json.loads(Data)))
         return {"ResponseMetadata": {"HTTPStatusCode": 200}}
+
+    def delete_connection(self, *, ConnectionId: str) -> dict[str, Any]:
+        self.closed.append(ConnectionId)
+        return {"ResponseMetadata": {"HTTPStatusCode": 204}}
 
     def frames(self, connection_id: str, frame_type: str | None = None) -> list[dict[str, Any]]:
         return [

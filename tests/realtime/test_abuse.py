@@ -216,7 +216,7 @@ def test_an_unexpected_failure_is_an_internal_ack_not_a_crash(
     def broken(*_args, **_kwargs):
         raise RuntimeError("database on fire")
 
-    monkeypatch.setattr(parley.chat.messages, "require_member", broken)
+    monkeypatch.setattr(parley.chat.messages, "chat_members", broken)
     ack = alice.send("message", {"chatId": str(world.group), "body": "x"}, request_id="boom")
 
     assert ack == {
@@ -237,3 +237,74 @@ def test_a_frame_from_a_connection_whose_user_was_never_connected_is_unauthorize
 
     assert ack["code"] == "unauthorized"
     assert _stored_messages() == 0
+    # Closed, so that a real client reconnects and registers again.
+    assert world.recorder.closed == [ghost.connection_id]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("body", "before\x00after"),
+        ("body", "lone \ud800 surrogate"),
+        ("clientMessageId", "id\x00"),
+    ],
+)
+def test_text_postgresql_cannot_store_is_a_bad_request(
+    world: World, field: str, value: str
+) -> None:
+    alice = world.online(world.alice)
+    data = {"chatId": str(world.group), "body": "hello", field: value}
+
+    ack = alice.send("message", data)
+
+    assert ack["status"] == "error"
+    assert ack["code"] == "bad_request"
+    assert ack["field"] == field
+    assert _stored_messages() == 0
+
+
+def test_an_edit_with_a_nul_character_is_a_bad_request(world: World) -> None:
+    alice = world.online(world.alice)
+    sent = alice.send("message", {"chatId": str(world.group), "body": "hello"})["message"]
+
+    ack = alice.send("message:edit", {"messageId": sent["id"], "body": "bye\x00"})
+
+    assert ack["code"] == "bad_request"
+    assert ack["field"] == "body"
+
+
+def test_a_frame_nested_too_deep_to_parse_is_a_bad_request(world: World) -> None:
+    alice = world.online(world.alice)
+
+    ack = alice.send_raw("default", "$default", "[" * 10_000)
+
+    assert ack["status"] == "error"
+    assert ack["code"] == "bad_request"
+    # and the connection goes on
+    assert alice.send("ping")["status"] == "ok"
+
+
+def test_values_a_database_error_quotes_never_reach_the_logs(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    from parley.db.session import session_scope
+    from parley.observability import logger
+
+    body = " ".join(["a", "private", "message", "body"])  # not in any source line shown
+    # PostgreSQL's own message quotes the value it refused.
+    with pytest.raises(DBAPIError) as failed, session_scope() as session:
+        session.execute(text("SELECT CAST(:body AS integer)"), {"body": body})
+    assert "SQL parameters hidden" in str(failed.value)
+
+    try:
+        raise failed.value
+    except DBAPIError:
+        logger.exception("action failed")
+
+    logged = caplog.text
+    assert "action failed" in logged
+    assert "22P02" in logged  # the SQLSTATE stays
+    assert body not in logged

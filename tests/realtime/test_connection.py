@@ -269,3 +269,66 @@ def test_a_new_connection_of_an_online_user_leaves_other_connections_alone_when_
 
     assert first.frames("message") == []
     assert first.frames("users:update") == []
+
+
+@pytest.fixture
+def settings_env(monkeypatch: pytest.MonkeyPatch):
+    """Set variables for this test only, with the settings read again."""
+    from parley.config import get_settings
+
+    def set_env(**values: object) -> None:
+        for name, value in values.items():
+            monkeypatch.setenv(name, str(value))
+        get_settings.cache_clear()
+
+    yield set_env
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+def test_a_connection_past_the_per_user_cap_is_refused_with_a_reason(
+    world: World, settings_env
+) -> None:
+    from parley.auth.tokens import issue_token
+    from parley.stores import connections
+
+    settings_env(MAX_CONNECTIONS_PER_USER=2)
+    first, second = world.connect(world.alice), world.connect(world.alice)
+
+    refused_id = new_connection_id()
+    refused = invoke("connect", connect_event(refused_id, token=issue_token(world.alice)[0]))
+
+    assert refused["statusCode"] == 429
+    assert "at most 2" in refused["body"]
+    assert connections.get(refused_id) is None
+    assert connections.count(world.alice) == 2
+    # Room again once one closes
+    first.disconnect()
+    assert (
+        invoke("connect", connect_event(new_connection_id(), token=world.token(world.alice)))[
+            "statusCode"
+        ]
+        == 200
+    )
+    assert second.send("ping")["status"] == "ok"
+
+
+def test_a_user_whose_connection_stops_pinging_drops_out_of_presence_without_a_disconnect(
+    world: World, settings_env
+) -> None:
+    import time
+
+    from parley.stores import presence
+
+    settings_env(PRESENCE_TTL_SECONDS=1)
+    alice = world.online(world.alice)
+    assert presence.of_users([world.alice])[world.alice].online
+    assert world.alice in presence.online_user_ids()
+
+    time.sleep(1.2)  # no ping, and the $disconnect never comes
+
+    assert not presence.of_users([world.alice])[world.alice].online
+    assert world.alice not in presence.online_user_ids()
+    # A ping is a sign of life again.
+    assert alice.send("ping")["status"] == "ok"
+    assert presence.of_users([world.alice])[world.alice].online

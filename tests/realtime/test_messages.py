@@ -95,18 +95,18 @@ def test_a_lost_client_message_id_race_returns_the_winner(world: World) -> None:
     from parley.chat.context import ActionContext
     from parley.chat.messages import _publish
     from parley.db.models import Message
-    from parley.db.session import session_scope
-    from parley.push import Pusher
+    from parley.db.session import unit_of_work
 
     alice = world.online(world.alice)
     winner = alice.send(
         "message", {"chatId": str(world.group), "body": "w", "clientMessageId": "race"}
     )
 
-    with session_scope() as session:
-        ctx = ActionContext(session, world.alice, alice.connection_id, Pusher("http://x/ws"))
+    with unit_of_work() as work:
+        ctx = ActionContext(work, world.alice, alice.connection_id)
         view = _publish(
             ctx,
+            {world.alice, world.bob},
             Message(chat_id=world.group, sender_id=world.alice, body="l", client_message_id="race"),
         )
 
@@ -280,3 +280,94 @@ def test_the_sent_message_lands_in_the_message_cache(world: World) -> None:
     cached = message_cache.get(sent["id"])
     assert cached["body"] == "cached" and "status" not in cached
     assert [view["id"] for view in message_cache.recent(world.group)] == [sent["id"]]
+
+
+def test_a_connection_still_connecting_that_answers_410_is_kept_and_catches_up(
+    world: World,
+) -> None:
+    from parley.stores import connections, presence
+
+    # Given bob's $connect has registered his connection, but no frame came yet
+    alice = world.online(world.alice)
+    bob = world.connect(world.bob)
+    world.recorder.gone.add(bob.connection_id)
+
+    # When a push to it answers 410 (API Gateway does so until $connect returns)
+    ack = alice.send("message", {"chatId": str(world.group), "body": "early"})
+
+    # Then it stays registered, bob stays online, and the message waits for him
+    assert ack["message"]["status"] == "SENT"
+    assert connections.get(bob.connection_id) is not None
+    assert presence.of_users([world.bob])[world.bob].online
+    world.recorder.gone.discard(bob.connection_id)
+    assert bob.send("ping")["status"] == "ok"
+    assert [f["data"]["id"] for f in bob.frames("message")] == [ack["message"]["id"]]
+
+
+def test_an_unconfirmed_connection_older_than_any_connect_that_answers_410_is_removed(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from parley.config import get_settings
+    from parley.stores import connections
+
+    alice = world.online(world.alice)
+    bob = world.connect(world.bob)
+    world.recorder.gone.add(bob.connection_id)
+    monkeypatch.setattr(get_settings(), "connection_confirm_seconds", 0.0)
+
+    alice.send("message", {"chatId": str(world.group), "body": "anyone?"})
+
+    assert connections.get(bob.connection_id) is None
+
+
+def test_a_send_holds_one_database_connection_from_start_to_end(world: World) -> None:
+    from sqlalchemy import event
+
+    from parley.db.session import get_engine
+
+    alice = world.online(world.alice)
+    world.online(world.bob)
+    held, most = [0], [0]
+
+    def checkout(*_args) -> None:
+        held[0] += 1
+        most[0] = max(most[0], held[0])
+
+    def checkin(*_args) -> None:
+        held[0] -= 1
+
+    pool = get_engine().pool
+    event.listen(pool, "checkout", checkout)
+    event.listen(pool, "checkin", checkin)
+    try:
+        # The send, its delivery transaction and the publish of its events
+        ack = alice.send("message", {"chatId": str(world.group), "body": "one connection"})
+    finally:
+        event.remove(pool, "checkout", checkout)
+        event.remove(pool, "checkin", checkin)
+
+    assert ack["message"]["status"] == "DELIVERED"
+    assert most[0] == 1
+
+
+def test_frames_leave_before_the_events_go_to_the_broker(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from parley.events import publisher
+
+    alice = world.online(world.alice)
+    bob = world.online(world.bob)
+    posts_at_publish: list[int] = []
+    publish = publisher.publish_committed
+
+    def publishing(bind, envelopes):
+        posts_at_publish.append(len(world.recorder.posts))
+        return publish(bind, envelopes)
+
+    monkeypatch.setattr(publisher, "publish_committed", publishing)
+    ack = alice.send("message", {"chatId": str(world.group), "body": "frames first"})
+
+    # Bob's frame and alice's DELIVERED went out before the one publish of the send's events
+    assert [f["data"]["id"] for f in bob.frames("message")] == [ack["message"]["id"]]
+    assert alice.frames("message:status")
+    assert posts_at_publish == [len(world.recorder.posts)]

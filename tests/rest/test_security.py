@@ -243,7 +243,7 @@ def test_an_unknown_route_is_a_404_in_the_error_shape(api: RestApi) -> None:
     assert response.json == {"status": "error", "code": "not_found", "message": "Not Found"}
 
 
-def test_an_unexpected_failure_is_a_500_without_any_internals(
+def test_an_unreachable_redis_is_a_503_naming_it_without_any_internals(
     api: RestApi, alice: Account, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from tests.conftest import reset_clients
@@ -257,6 +257,11 @@ def test_an_unexpected_failure_is_a_500_without_any_internals(
         monkeypatch.undo()
         reset_clients()
 
-    assert response.status == 500
-    assert response.json == {"status": "error", "code": "internal", "message": "internal error"}
-    assert "Traceback" not in response.text and "redis" not in response.text.lower()
+    assert response.status == 503
+    assert response.headers["retry-after"] == "1"
+    assert response.json == {
+        "status": "error",
+        "code": "unavailable",
+        "message": "Redis is not answering; try again shortly",
+    }
+    assert "Traceback" not in response.text and "127.0.0.1" not in response.text

@@ -19,7 +19,8 @@ export const config = Object.freeze({
   pageSize: 30,
   typingIntervalMs: 2000,
   typingShownMs: 4000,
-  pingIntervalMs: 5 * 60 * 1000,
+  // Presence lapses 90 s after the last ping (PRESENCE_TTL_SECONDS).
+  pingIntervalMs: 30 * 1000,
   ackTimeoutMs: 15000,
   // Refresh the access token this long before its `exp`.
   refreshLeewayMs: 60 * 1000,

@@ -10,8 +10,10 @@
 //   order on reconnect. Retryable frames (sends carry a clientMessageId, so
 //   the server stores them once) survive a dropped connection and go out
 //   again; the rest fail fast with code "disconnected";
-// - pings every few minutes (API Gateway drops idle connections), and treats
-//   a missing ack as a dead connection;
+// - pings on open (the first frame is when the server delivers what queued
+//   while we were away) and every 30 s after (API Gateway drops idle
+//   connections, and presence lapses without pings); a missing ack means a
+//   dead connection;
 // - keeps the connection's access token alive: whenever the session gets a
 //   fresh one (session.js refreshes a minute before expiry, in this tab or
 //   another), it is sent over the socket with `auth`. A frame answered
@@ -391,8 +393,8 @@ export class Socket {
 
   startPing() {
     clearInterval(this.pingTimer);
-    this.pingTimer = setInterval(() => {
-      this.request('ping', {}, { queue: false, timeout: 10000 }).catch(() => {});
-    }, config.pingIntervalMs);
+    const ping = () => this.request('ping', {}, { queue: false, timeout: 10000 }).catch(() => {});
+    ping();
+    this.pingTimer = setInterval(ping, config.pingIntervalMs);
   }
 }

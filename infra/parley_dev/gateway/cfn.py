@@ -70,6 +70,9 @@ class Resolver:
     parameters: dict[str, str]
     resources: dict[str, Any] = field(default_factory=dict)
     conditions: dict[str, Any] = field(default_factory=dict)
+    # SAM's generated aliases (`<Function>Alias<name>`, from AutoPublishAlias),
+    # by logical id: each resolves to its function's ARN with the alias.
+    aliases: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def for_template(cls, template: dict[str, Any], overrides: dict[str, str]) -> Resolver:
@@ -80,7 +83,18 @@ class Resolver:
                 listed = isinstance(default, list)
                 parameters[name] = ",".join(map(str, default)) if listed else str(default)
         parameters.update(overrides)
-        return cls(parameters, template.get("Resources") or {}, template.get("Conditions") or {})
+        resources = template.get("Resources") or {}
+        global_alias = ((template.get("Globals") or {}).get("Function") or {}).get(
+            "AutoPublishAlias"
+        )
+        aliases = {}
+        for logical_id, resource in resources.items():
+            if (resource or {}).get("Type") != "AWS::Serverless::Function":
+                continue
+            alias = ((resource or {}).get("Properties") or {}).get("AutoPublishAlias", global_alias)
+            if isinstance(alias, str) and alias:
+                aliases[f"{logical_id}Alias{alias}"] = f"{function_arn(logical_id)}:{alias}"
+        return cls(parameters, resources, template.get("Conditions") or {}, aliases)
 
     def condition(self, name: str) -> bool:
         """A named condition, evaluated with the parameters' local values."""
@@ -144,6 +158,8 @@ class Resolver:
             return _PSEUDO[name]
         if name in self.parameters:
             return self.parameters[name]
+        if name in self.aliases:
+            return self.aliases[name]
         return name  # a resource: its logical id stands for its physical name
 
     def _get_att(self, argument: list[str]) -> str:

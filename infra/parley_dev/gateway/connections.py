@@ -22,6 +22,7 @@ _REASONS = {
     1001: "Going away",
     1005: "Client-side close frame status not set",
     1006: "Connection closed abnormally",
+    1008: "Policy violation",
     1009: "Message too big",
     1012: "Service restart",
 }
@@ -41,6 +42,8 @@ class Connection:
     disconnect_reason: str = ""
     closing: bool = False
     inbox: asyncio.Queue[Any] = field(default_factory=asyncio.Queue, repr=False)
+    # Bytes of the frames waiting in the inbox (bounded by the gateway's options).
+    queued_bytes: int = 0
     finished: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
     _send_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
 

@@ -74,6 +74,7 @@ class Environment:
         self.process = process
         self.number = number
         self.init_ms: float | None = None  # reported with the first invocation
+        self.provisioned = False  # kept however long it idles, as Lambda keeps them
         self.last_used = time.monotonic()
 
     @classmethod
@@ -111,6 +112,7 @@ class Environment:
             )
         # A provisioned environment's init is not any invocation's (as on Lambda).
         environment.init_ms = None if provisioned else float(ready["initMs"])
+        environment.provisioned = provisioned
         return environment
 
     async def _exchange(self, message: dict[str, Any]) -> dict[str, Any]:
@@ -161,10 +163,18 @@ class Environment:
 class FunctionEnvironments:
     """The environments of one function: started on demand, reused warm, reaped idle."""
 
-    def __init__(self, function: Function, limit: int, throttle_at_limit: bool) -> None:
+    def __init__(
+        self,
+        function: Function,
+        limit: int,
+        throttle_at_limit: bool,
+        init_gate: asyncio.Semaphore,
+    ) -> None:
         self.function = function
         self.limit = limit
         self.throttle_at_limit = throttle_at_limit
+        # Shared by every function: inits at once, machine-wide.
+        self.init_gate = init_gate
         self.idle: list[Environment] = []  # most recently used last
         self.live: set[Environment] = set()
         self.starting = 0
@@ -260,21 +270,26 @@ class FunctionEnvironments:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def provision(self, count: int, gate: asyncio.Semaphore) -> None:
+    async def provision(self, count: int) -> None:
         """Start environments ahead of any invocation, up to `count` in all."""
-        while self.size < min(count, self.limit):
-            async with gate:
-                if self.size >= min(count, self.limit):
-                    return
-                self.starting += 1
-                self._started += 1
-                await self._start(self._started, provisioned=True)
+        for _ in range(min(count, self.limit)):
+            if self.size >= min(count, self.limit):
+                return
+            self.starting += 1
+            self._started += 1
+            if not await self._start(self._started, provisioned=True):
+                return
 
-    async def _start(self, number: int, provisioned: bool = False) -> None:
+    async def _start(self, number: int, provisioned: bool = False) -> bool:
+        """One more environment, once an init slot is free; False if none was started."""
         try:
-            environment = await Environment.start(self.function, number, provisioned)
+            async with self.init_gate:
+                # While this waited for its slot, a warm environment may have
+                # served the invocation that asked for it.
+                if not provisioned and self._live_waiters() == 0:
+                    return False
+                environment = await Environment.start(self.function, number, provisioned)
         except Exception as exc:
-            self.starting -= 1
             error = (
                 exc
                 if isinstance(exc, InvocationError)
@@ -288,13 +303,12 @@ class FunctionEnvironments:
                 if not waiter.done():
                     waiter.set_exception(error)
                     break
-            return
-        except BaseException:
+            return False
+        finally:
             self.starting -= 1
-            raise
-        self.starting -= 1
         self.live.add(environment)
         self._release(environment)
+        return True
 
     def _release(self, environment: Environment) -> None:
         while self.waiting:
@@ -314,7 +328,7 @@ class FunctionEnvironments:
 
     async def reap(self, idle_seconds: float) -> None:
         cutoff = time.monotonic() - idle_seconds
-        stale = [e for e in self.idle if e.last_used < cutoff]
+        stale = [e for e in self.idle if e.last_used < cutoff and not e.provisioned]
         for environment in stale:
             self.idle.remove(environment)
             self.live.discard(environment)
@@ -385,6 +399,9 @@ class EnvironmentRunner:
     def __init__(self, wiring: Wiring, options: GatewayOptions) -> None:
         self.wiring = wiring
         self.options = options
+        # Imports running at once only slow each other down on a laptop; the
+        # invocations that wait are served by whichever environment frees first.
+        init_gate = asyncio.Semaphore(options.max_concurrent_inits)
         self.functions = {
             logical_id: FunctionEnvironments(
                 function,
@@ -394,6 +411,7 @@ class EnvironmentRunner:
                     else options.max_environments_per_function
                 ),
                 throttle_at_limit=function.reserved_concurrency is not None,
+                init_gate=init_gate,
             )
             for logical_id, function in wiring.functions.items()
         }
@@ -416,10 +434,9 @@ class EnvironmentRunner:
     async def _provision(self) -> None:
         """Provisioned concurrency, locally: environments started before they are asked for.
 
-        Two inits at a time, the functions behind WebSocket routes first, so
-        the machine stays usable while they import.
+        The functions behind WebSocket routes first; inits share the
+        machine-wide limit with cold starts, so the machine stays usable.
         """
-        gate = asyncio.Semaphore(2)
         routed = [
             route.function for api in self.wiring.websocket_apis for route in api.routes.values()
         ]
@@ -427,7 +444,7 @@ class EnvironmentRunner:
         order = list(dict.fromkeys([*routed, *self.wiring.functions]))
         await asyncio.gather(
             *(
-                self.functions[logical_id].provision(self.options.provisioned_environments, gate)
+                self.functions[logical_id].provision(self.options.provisioned_environments)
                 for logical_id in order
             ),
             return_exceptions=True,

@@ -23,6 +23,10 @@ class GatewayOptions:
     idle_timeout_seconds: float = 600
     max_lifetime_seconds: float = 7200
     max_frame_bytes: int = 128 * 1024
+    # Frames of one connection waiting for their invocation; past either bound
+    # the connection is closed with 1008, as a throttled client would be.
+    max_queued_frames: int = 100
+    max_queued_bytes: int = 1024 * 1024
     log_events: bool = False
     run_event_sources: bool = True
     run_schedules: bool = True
@@ -46,6 +50,9 @@ class GatewayOptions:
     # Environments a function may have at once when the template sets no
     # ReservedConcurrentExecutions; past it, invocations wait for a free one.
     max_environments_per_function: int = 6
+    # Environments initialising at once, across all functions: concurrent
+    # imports on a laptop only slow each other down.
+    max_concurrent_inits: int = 2
     # Environments each function starts at once, before any invocation asks
     # (Lambda's provisioned concurrency); reported as not cold starts.
     provisioned_environments: int = 0

@@ -42,7 +42,7 @@ def select_route(expression: str, data: str | bytes) -> str | None:
         return None
     try:
         value: Any = json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past the parser's depth
         return None
     for key in expression.removeprefix(prefix).split("."):
         if not isinstance(value, dict) or key not in value:
@@ -197,6 +197,10 @@ class WebSocketEndpoint:
                 if connection.closing:
                     continue
                 connection.touch()
+                if not self._room_for(connection, data):
+                    await connection.close(1008, "Too many frames waiting; slow down")
+                    continue
+                connection.queued_bytes += _frame_size(data)
                 connection.inbox.put_nowait(data)
         finally:
             connection.note_close(1006)
@@ -207,6 +211,14 @@ class WebSocketEndpoint:
             # Shielded: a cancelled socket task still owes its $disconnect.
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.shield(worker)
+
+    def _room_for(self, connection: Connection, data: str | bytes) -> bool:
+        """Whether one more frame may wait behind those being invoked (API Gateway
+        throttles a connection that sends faster than its routes answer)."""
+        return (
+            connection.inbox.qsize() < self.options.max_queued_frames
+            and connection.queued_bytes + _frame_size(data) <= self.options.max_queued_bytes
+        )
 
     async def _expire(self, connection: Connection) -> None:
         """Close on idle timeout or at the end of the maximum lifetime."""
@@ -229,7 +241,15 @@ class WebSocketEndpoint:
                 data = await connection.inbox.get()
                 if data is _END:
                     break
-                await self._message(connection, data)
+                connection.queued_bytes -= _frame_size(data)
+                try:
+                    await self._message(connection, data)
+                except Exception:
+                    # One bad frame must not end the connection's service.
+                    logger.exception("frame on %s could not be handled", connection.id)
+                    await connection.send(
+                        ws_error_frame("Internal server error", connection.id, aws_id())
+                    )
         finally:
             try:
                 await self._disconnect(connection)

@@ -17,8 +17,19 @@ class Settings(BaseSettings):
 
     # Backing services
     database_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/parley"
+    # Connections a process keeps, and how many more it may open under load.
+    # A unit of work holds one at a time, so no size can deadlock; locally the
+    # dev gateway runs many invocations per process, on Lambda one.
     database_pool_size: int = 5
+    # A stalled PostgreSQL fails a request after these, never holds it (seconds):
+    # opening a connection, waiting for one from the pool, any one statement.
+    database_connect_timeout_seconds: float = 3.0
+    database_pool_timeout_seconds: float = 3.0
+    database_statement_timeout_seconds: float = 5.0
+    database_max_overflow: int = 10
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # Connecting to Redis and any one command (seconds).
+    redis_timeout_seconds: float = 2.0
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     # Extra librdkafka settings as JSON, e.g. SASL/IAM for MSK.
     kafka_client_config: dict[str, str] = Field(default_factory=dict)
@@ -42,6 +53,15 @@ class Settings(BaseSettings):
     # WebSocket behaviour
     allowed_origins: list[str] = Field(default_factory=list)
     connection_ttl_seconds: int = 2 * 3600 + 600
+    # A user counts as online for this long after their last ping (clients
+    # ping every 30 s); past it they are offline, $disconnect or not.
+    presence_ttl_seconds: int = 90
+    # Live connections one user may hold; $connect refuses one more (429).
+    max_connections_per_user: int = 10
+    # A connection that has sent no frame yet and is younger than this may be
+    # still connecting (API Gateway's $connect integration times out at 29 s):
+    # a 410 from it does not prove it gone.
+    connection_confirm_seconds: float = 30.0
     max_pins_per_chat: int = 50
     edit_window_seconds: int = 48 * 3600
     message_max_chars: int = 4000
@@ -92,6 +112,11 @@ class Settings(BaseSettings):
     # the @connections endpoint, https://{api}.execute-api.{region}.amazonaws.com/{stage}
     # on AWS, http://HOST:PORT/ws on the dev gateway. Unset: REST pushes nothing.
     websocket_connections_url: str | None = None
+
+    # GET /health: how long it waits for any service, and the age past which an
+    # unpublished event means Kafka is degraded (the relay runs every minute).
+    health_timeout_seconds: float = 1.5
+    health_outbox_max_age_seconds: float = 120.0
 
     # Observability (Powertools reads its own POWERTOOLS_* variables too)
     log_level: str = "INFO"

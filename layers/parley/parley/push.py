@@ -25,6 +25,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 
 from parley.observability import logger, metrics
+from parley.snapstart import holds_connections
 from parley.stores import connections
 
 _LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
@@ -60,6 +61,10 @@ def management_client(endpoint: str) -> Any:
     )
 
 
+# Its kept-alive HTTPS connections must not outlive a SnapStart snapshot.
+holds_connections(management_client.cache_clear)
+
+
 def _pool() -> ThreadPoolExecutor:
     global _executor
     with _executor_lock:
@@ -84,6 +89,8 @@ def encode(frame: Mapping[str, Any]) -> bytes:
 class FanOutResult:
     delivered: set[str] = field(default_factory=set)
     gone: set[str] = field(default_factory=set)
+    # Answered 410 while still connecting: kept, not delivered (it catches up on its first frame).
+    connecting: set[str] = field(default_factory=set)
     failed: set[str] = field(default_factory=set)
     # Users whose last live connection turned out to be gone.
     left_offline: set[uuid.UUID] = field(default_factory=set)
@@ -121,6 +128,9 @@ class Pusher:
         result = FanOutResult()
         if not deliveries:
             return result
+        # Built here, once, before the pool's threads would each build one at
+        # the same moment (a boto3 client costs a cold environment seconds).
+        management_client(self.endpoint)
         if len(deliveries) == 1:
             outcomes = [self._post(*deliveries[0])]
         else:
@@ -188,7 +198,13 @@ class Pusher:
             )
         except ClientError as error:
             if _is_gone(error):
-                user_id, last = connections.remove(connection_id)
+                removed = connections.remove_if_established(connection_id)
+                if removed is None:
+                    logger.info(
+                        "connection still connecting", extra={"connectionId": connection_id}
+                    )
+                    return "connecting", None
+                user_id, last = removed
                 logger.info("connection gone, removed", extra={"connectionId": connection_id})
                 return "gone", user_id if last else None
             logger.warning(

@@ -7,10 +7,11 @@ A route's handler is built here from a domain function::
 For every frame it parses the event with Powertools' WebSocket models, finds
 the caller's connection in Redis, applies the rate limit of the action's
 class, validates ``data`` into the action's pydantic model, opens the unit of
-work, calls ``domain_fn(ctx, data)``, commits, runs what the domain deferred
-until after the commit (fan-out through @connections), and answers with
-exactly one ack. Domain errors become error acks with their wire code; any
-other exception becomes an ``internal`` ack and is logged, never a crash.
+work, calls ``domain_fn(ctx, data)``, commits, has the notifier turn what
+the domain recorded into frames (fan-out through @connections), runs what
+it deferred, publishes its events, and answers with exactly one ack.
+Domain errors become error acks with their wire code; any other exception
+becomes an ``internal`` ack and is logged, never a crash.
 
 Catch-up after a reconnect: API Gateway opens the socket only once
 ``$connect`` has returned, so the connect handler cannot push to it. It
@@ -26,8 +27,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
@@ -37,17 +37,20 @@ from aws_lambda_powertools.utilities.parser.models import (
     APIGatewayWebSocketDisconnectEventModel,
     APIGatewayWebSocketMessageEventModel,
 )
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, Field, ValidationError
 
 from parley.accounts import sessions
 from parley.auth.tokens import InvalidToken, decode_access_token
+from parley.availability import unavailable_from
 from parley.chat.context import ActionContext, Listing
-from parley.chat.presence import deliver_queued, live_pusher
+from parley.chat.presence import deliver_queued
 from parley.config import get_settings
-from parley.db.session import session_scope
+from parley.db.session import UnitOfWork, session_scope, unit_of_work
 from parley.events.catalog import RATELIMIT_EXCEEDED
 from parley.events.outbox import emit
-from parley.observability import logger, metrics, tracer
+from parley.notify import live_pusher, notify
+from parley.observability import logger, metrics, observed
 from parley.protocol.errors import (
     BadRequest,
     ErrorCode,
@@ -97,12 +100,8 @@ def _pusher(domain_name: str, stage: str) -> Pusher:
 
 
 def _observed(handler: Callable[[dict, Any], dict]) -> Callable[[dict, Any], dict]:
-    """Logger with the API Gateway request id as correlation id, Tracer, Metrics."""
-    handler = tracer.capture_lambda_handler(capture_response=False)(handler)
-    handler = logger.inject_lambda_context(
-        correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False, clear_state=True
-    )(handler)
-    return metrics.log_metrics(handler)
+    """The API Gateway request id as correlation id (WebSocket events carry it there too)."""
+    return observed(handler, correlation_paths.API_GATEWAY_REST)
 
 
 # --- actions ------------------------------------------------------------------
@@ -153,7 +152,7 @@ def _answer(
         pusher = _pusher(context.domain_name, context.stage)
         connection, catch_up_due = connections.claim(context.connection_id)
         if connection is None:
-            raise Unauthorized("connection not registered; reconnect")
+            _close_unregistered(context.connection_id, pusher)
         logger.append_keys(userId=str(connection.user_id))
         if not renews_token and sessions.token_expired(connection):
             if catch_up_due:  # still owed: the frame after `auth` claims it
@@ -175,10 +174,30 @@ def _answer(
             retry_after=getattr(error, "retry_after", None),
             field=error.field,
         )
-    except Exception:
+    except Exception as error:
+        unavailable = unavailable_from(error)
+        if unavailable is not None:
+            logger.warning(
+                "action failed: a service is unavailable",
+                extra={"error": type(error).__name__, "reason": unavailable.message},
+            )
+            metrics.add_metric(name="Unavailable", unit=MetricUnit.Count, value=1)
+            return error_ack(request_id, unavailable.code, unavailable.message)
         logger.exception("action failed")
         metrics.add_metric(name="ActionFailures", unit=MetricUnit.Count, value=1)
         return error_ack(request_id, ErrorCode.INTERNAL, "internal error")
+
+
+def _close_unregistered(connection_id: str, pusher: Pusher) -> NoReturn:
+    """A live socket Redis does not know (Redis lost its data, or a push raced
+    its $connect): nothing would reach it. It is closed, so that the client
+    reconnects and registers again; its frame is not served."""
+    logger.warning("frame from an unregistered connection; closing it")
+    try:
+        pusher.close(connection_id)
+    except (BotoCoreError, ClientError):
+        logger.exception("closing an unregistered connection failed")
+    raise Unauthorized("connection not registered; reconnect")
 
 
 def _read_frame(body: Any) -> dict[str, Any]:
@@ -186,6 +205,8 @@ def _read_frame(body: Any) -> dict[str, Any]:
         raise BadRequest("empty frame")
     try:
         raw = json.loads(body)
+    except RecursionError as error:
+        raise BadRequest("frame is nested too deeply") from error
     except ValueError as error:
         raise BadRequest("frame is not JSON") from error
     if not isinstance(raw, dict):
@@ -240,21 +261,17 @@ def _run(
     pusher: Pusher,
     action: str,
 ) -> dict[str, Any]:
-    with session_scope() as session:
+    """The action in one unit of work: its transaction, then frames, then the broker."""
+    with unit_of_work(
+        pusher=pusher, notifier=notify, origin_connection=connection.connection_id
+    ) as work:
         ctx = ActionContext(
-            session=session,
+            work=work,
             user_id=connection.user_id,
             connection_id=connection.connection_id,
-            pusher=pusher,
             action=action,
         )
         result = domain_fn(ctx, data)
-    for hook in ctx.after_commit_hooks:
-        # The action is committed: a failed push must not turn its ack into an error.
-        try:
-            hook()
-        except Exception:
-            logger.exception("after-commit step failed")
     if isinstance(result, Listing):
         return {result.name: result.items}
     return {"message": result}
@@ -295,7 +312,8 @@ def _enforce_rate_limit(user_id: uuid.UUID, rate_class: str) -> None:
 
 def _catch_up(connection: connections.Connection, pusher: Pusher) -> None:
     try:
-        deliver_queued(connection.user_id, [connection.connection_id], pusher)
+        with unit_of_work(pusher=pusher, notifier=notify) as work:
+            deliver_queued(work, connection.user_id, [connection.connection_id])
     except Exception:
         # Put the flag back so the next frame tries again; the action goes on.
         connections.mark_catch_up_due(connection.connection_id)
@@ -305,15 +323,9 @@ def _catch_up(connection: connections.Connection, pusher: Pusher) -> None:
 # --- $connect and $disconnect -------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Handshake:
-    """What the connect domain function receives."""
-
-    connection: connections.Connection
-    pusher: Pusher
-
-
-def connect_route(domain_fn: Callable[[Handshake], None]) -> Callable[[dict, Any], dict]:
+def connect_route(
+    domain_fn: Callable[[UnitOfWork, connections.Connection], None],
+) -> Callable[[dict, Any], dict]:
     """The $connect handler: authenticate, check the origin, then `domain_fn`.
 
     Browsers cannot set headers on a WebSocket, so the token may come as a
@@ -347,9 +359,23 @@ def connect_route(domain_fn: Callable[[Handshake], None]) -> Callable[[dict, Any
                 token_expires_at=claims.expires_at.timestamp(),
             )
             logger.append_keys(connectionId=connection.connection_id, userId=str(claims.user_id))
-            domain_fn(Handshake(connection, _pusher(context_.domain_name, context_.stage)))
+            pusher = _pusher(context_.domain_name, context_.stage)
+            with unit_of_work(pusher=pusher, notifier=notify) as work:
+                domain_fn(work, connection)
             metrics.add_metric(name="Connections", unit=MetricUnit.Count, value=1)
-        except Exception:
+        except ParleyError as error:
+            logger.info(
+                "connect refused", extra={"code": error.code.value, "reason": error.message}
+            )
+            return {"statusCode": error.http_status, "body": error.message}
+        except Exception as error:
+            unavailable = unavailable_from(error)
+            if unavailable is not None:
+                logger.warning(
+                    "connect failed: a service is unavailable",
+                    extra={"error": type(error).__name__, "reason": unavailable.message},
+                )
+                return {"statusCode": 503, "body": unavailable.message}
             logger.exception("connect failed")
             return {"statusCode": 500, "body": "internal error"}
         response: dict[str, Any] = {"statusCode": 200}
@@ -390,9 +416,9 @@ def _offered_protocols(headers: dict[str, str]) -> list[str]:
 
 
 def disconnect_route(
-    domain_fn: Callable[[str, Pusher], None],
+    domain_fn: Callable[[UnitOfWork, str], None],
 ) -> Callable[[dict, Any], dict]:
-    """The $disconnect handler; `domain_fn(connection_id, pusher)` must be idempotent."""
+    """The $disconnect handler; `domain_fn(work, connection_id)` must be idempotent."""
 
     def handler(event: dict, context: Any) -> dict:
         try:
@@ -402,7 +428,9 @@ def disconnect_route(
                 connectionId=context_.connection_id,
                 disconnectStatusCode=context_.disconnect_status_code,
             )
-            domain_fn(context_.connection_id, _pusher(context_.domain_name, context_.stage))
+            pusher = _pusher(context_.domain_name, context_.stage)
+            with unit_of_work(pusher=pusher, notifier=notify) as work:
+                domain_fn(work, context_.connection_id)
         except Exception:
             logger.exception("disconnect failed")
             return {"statusCode": 500}

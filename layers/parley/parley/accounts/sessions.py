@@ -87,6 +87,16 @@ def end_sockets(pusher: Pusher, ended: SessionsEnded) -> list[str]:
     return closed
 
 
+def end_sockets_at_once(pusher: Pusher | None, ended: SessionsEnded) -> None:
+    """For a request that fails after committing a revocation: its unit notifies nothing."""
+    if pusher is None:
+        return
+    try:
+        end_sockets(pusher, ended)
+    except Exception:  # the revocation stands; the sockets are refused on their next frame
+        logger.exception("closing the sockets of ended sessions failed")
+
+
 # --- REST: logout and password change --------------------------------------
 
 

@@ -3,7 +3,8 @@
 A direct chat joins exactly two users, once per pair (`Chat.direct_key`).
 A group has a title, 2-256 members and at least one admin; its creator is
 the first admin. Every change writes its event in the same transaction and
-returns the `MemberChange`s to announce to live connections once committed.
+returns the `MemberChange`s (outcomes: `parley.notify` tells the live
+connections once committed).
 """
 
 from __future__ import annotations
@@ -35,8 +36,6 @@ from parley.db.models import (
 from parley.events.catalog import CHAT_CREATED, CHAT_MEMBER_JOINED, CHAT_MEMBER_LEFT
 from parley.events.outbox import emit
 from parley.protocol.errors import BadRequest, Conflict, Forbidden, NotFound
-from parley.protocol.frames import chat_member_frame
-from parley.push import Pusher
 from parley.stores import presence
 
 GROUP_MIN_MEMBERS = 2
@@ -55,16 +54,6 @@ class MemberChange:
     audience: frozenset[uuid.UUID]
     # A leave can move aggregates (its pending receipts go): the senders hear those.
     status_changes: receipts.StatusChanges = field(default_factory=receipts.StatusChanges)
-
-
-def announce(
-    pusher: Pusher, changes: Iterable[MemberChange], *, exclude_connection: str | None = None
-) -> None:
-    """Push each change to its audience's live connections, then what it did to statuses."""
-    for change in changes:
-        frame = chat_member_frame(change.chat_id, change.user_id, change.event, change.by)
-        pusher.to_users(change.audience, frame, exclude_connection=exclude_connection)
-        receipts.notify_senders(pusher, change.status_changes)
 
 
 def direct_key(first: uuid.UUID, second: uuid.UUID) -> str:

@@ -8,29 +8,32 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from parley.push import Pusher
+from parley.db.session import UnitOfWork
 
 
 @dataclass
 class ActionContext:
-    session: Session
+    work: UnitOfWork
     user_id: uuid.UUID
     connection_id: str
-    pusher: Pusher
     action: str = ""
-    after_commit_hooks: list[Callable[[], None]] = field(default_factory=list)
 
-    def after_commit(self, hook: Callable[[], None]) -> None:
-        """Run `hook` once the transaction has committed (pushes, cache, follow-ups).
+    @property
+    def session(self) -> Session:
+        return self.work.session
 
-        Pushing before the commit could show clients a change that then rolls back.
-        """
-        self.after_commit_hooks.append(hook)
+    def tell(self, *outcomes: Any) -> None:
+        """What happened (`parley.chat.outcomes`): frames for it leave after the commit."""
+        self.work.record(*outcomes)
+
+    def after_commit(self, step: Callable[[], None]) -> None:
+        """Run `step` once the transaction has committed (caches, follow-ups)."""
+        self.work.after_commit(step)
 
 
 @dataclass(frozen=True)

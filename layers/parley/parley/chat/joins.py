@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from parley.chat.chats import MemberChange, announce, member_leaves
+from parley.chat.chats import MemberChange, member_leaves
 from parley.chat.context import ActionContext
 from parley.chat.membership import member_ids, require_member
 from parley.chat.views import chat_view
@@ -44,10 +44,7 @@ def join_chat(ctx: ActionContext, data: ChatRef) -> dict[str, Any]:
             {"chatId": str(chat.id), "userId": str(ctx.user_id), "by": str(ctx.user_id)},
         )
         members = frozenset(member_ids(ctx.session, chat.id))
-        change = MemberChange(chat.id, ctx.user_id, "joined", ctx.user_id, members)
-        ctx.after_commit(
-            lambda: announce(ctx.pusher, [change], exclude_connection=ctx.connection_id)
-        )
+        ctx.tell(MemberChange(chat.id, ctx.user_id, "joined", ctx.user_id, members))
     return chat_view(chat)
 
 
@@ -56,5 +53,5 @@ def leave_chat(ctx: ActionContext, data: ChatRef) -> dict[str, Any]:
     require_member(ctx.session, data.chat_id, ctx.user_id)
     change = member_leaves(ctx.session, data.chat_id, ctx.user_id, by=ctx.user_id)
     chat = ctx.session.get(Chat, data.chat_id)
-    ctx.after_commit(lambda: announce(ctx.pusher, [change], exclude_connection=ctx.connection_id))
+    ctx.tell(change)
     return {**chat_view(chat), "left": True}

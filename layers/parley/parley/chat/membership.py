@@ -51,3 +51,11 @@ def is_member(session: Session, chat_id: uuid.UUID, user_id: uuid.UUID) -> bool:
 
 def member_ids(session: Session, chat_id: uuid.UUID) -> set[uuid.UUID]:
     return set(session.scalars(select(ChatMember.user_id).where(ChatMember.chat_id == chat_id)))
+
+
+def chat_members(session: Session, chat_id: uuid.UUID, user_id: uuid.UUID) -> set[uuid.UUID]:
+    """Every member of a chat the caller is in (one query); NotFound as `require_member`."""
+    members = member_ids(session, chat_id)
+    if user_id not in members:
+        raise NotFound("chat not found")
+    return members

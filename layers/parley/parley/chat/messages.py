@@ -2,9 +2,10 @@
 
 A message is SENT once committed: the per-chat `seq` comes from the chat row
 (`UPDATE chats SET last_seq = last_seq + 1 ... RETURNING`), whose row lock
-orders concurrent sends. After the commit the message is pushed to every
-live connection of every member; each recipient reached is marked DELIVERED
-and the sender hears it as `message:status`.
+orders concurrent sends. The domain records what happened (`MessagePosted`,
+`MessageChanged`); after the commit the notifier pushes the message to every
+live connection of every member, marks each recipient reached DELIVERED and
+tells the sender as `message:status`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -22,11 +22,11 @@ from parley.chat import receipts
 from parley.chat import typing as typing_indicator
 from parley.chat.context import ActionContext
 from parley.chat.history import aggregate_statuses
-from parley.chat.membership import member_ids, require_member, require_message_member
+from parley.chat.membership import chat_members, member_ids, require_message_member
+from parley.chat.outcomes import MessageChange, MessageChanged, MessagePosted
 from parley.chat.views import message_view
 from parley.config import get_settings
 from parley.db.models import Chat, Message, ReceiptStatus
-from parley.db.session import session_scope
 from parley.events.catalog import (
     MESSAGE_CREATED,
     MESSAGE_DELETED,
@@ -34,16 +34,8 @@ from parley.events.catalog import (
     MESSAGE_FORWARDED,
 )
 from parley.events.outbox import emit
-from parley.observability import metrics
 from parley.protocol.errors import BadRequest, Conflict, Forbidden, TooLarge
-from parley.protocol.frames import (
-    EditMessage,
-    ForwardMessage,
-    MessageRef,
-    SendMessage,
-    frame,
-    message_frame,
-)
+from parley.protocol.frames import EditMessage, ForwardMessage, MessageRef, SendMessage
 from parley.stores import message_cache
 
 # --- shared by every action on messages --------------------------------------
@@ -71,14 +63,6 @@ def current_view(session: Session, message: Message) -> dict[str, Any]:
     return message_view(message, status)
 
 
-def broadcast(ctx: ActionContext, chat_id: uuid.UUID, server_frame: dict[str, Any]) -> None:
-    """After the commit, push a frame to the chat's members (not the acting connection)."""
-    members = member_ids(ctx.session, chat_id)
-    ctx.after_commit(
-        lambda: ctx.pusher.to_users(members, server_frame, exclude_connection=ctx.connection_id)
-    )
-
-
 def check_body(body: str) -> str:
     limit = get_settings().message_max_chars
     if len(body) > limit:
@@ -94,7 +78,7 @@ def check_body(body: str) -> str:
 def send_message(ctx: ActionContext, data: SendMessage) -> dict[str, Any]:
     """`message`: store it (or return the stored one for a repeated clientMessageId)."""
     check_body(data.body)
-    require_member(ctx.session, data.chat_id, ctx.user_id)
+    members = chat_members(ctx.session, data.chat_id, ctx.user_id)
     if data.client_message_id is not None:
         stored = _by_client_message_id(ctx.session, ctx.user_id, data.client_message_id)
         if stored is not None:
@@ -105,6 +89,7 @@ def send_message(ctx: ActionContext, data: SendMessage) -> dict[str, Any]:
             raise BadRequest("replyToId is not a message of this chat", field="replyToId")
     return _publish(
         ctx,
+        members,
         Message(
             chat_id=data.chat_id,
             sender_id=ctx.user_id,
@@ -118,7 +103,7 @@ def send_message(ctx: ActionContext, data: SendMessage) -> dict[str, Any]:
 def forward_message(ctx: ActionContext, data: ForwardMessage) -> dict[str, Any]:
     """`message:forward`: a new message in `toChatId`; the caller must be in both chats."""
     source = _forward_source(ctx.session, data.message_id, ctx.user_id)
-    require_member(ctx.session, data.to_chat_id, ctx.user_id)
+    members = chat_members(ctx.session, data.to_chat_id, ctx.user_id)
     if data.client_message_id is not None:
         stored = _by_client_message_id(ctx.session, ctx.user_id, data.client_message_id)
         if stored is not None:
@@ -130,6 +115,7 @@ def forward_message(ctx: ActionContext, data: ForwardMessage) -> dict[str, Any]:
     )
     view = _publish(
         ctx,
+        members,
         Message(
             chat_id=data.to_chat_id,
             sender_id=ctx.user_id,
@@ -171,30 +157,23 @@ def _by_client_message_id(
     ).one_or_none()
 
 
-def _publish(ctx: ActionContext, message: Message) -> dict[str, Any]:
-    """Store with the next seq, SENT receipts, the event; deliver after the commit."""
+def _publish(ctx: ActionContext, members: set[uuid.UUID], message: Message) -> dict[str, Any]:
+    """Store with the next seq, SENT receipts, the event; delivered after the commit."""
     session = ctx.session
-    try:
-        # One savepoint for the seq and the row: a lost clientMessageId race
-        # leaves neither a gap in seq nor a second message.
-        with session.begin_nested():
-            message.seq = session.execute(
-                update(Chat)
-                .where(Chat.id == message.chat_id)
-                .values(last_seq=Chat.last_seq + 1, last_message_at=func.now())
-                .returning(Chat.last_seq)
-            ).scalar_one()
-            session.add(message)
-            session.flush()
-    except IntegrityError:
-        if message.client_message_id is None:
-            raise
-        stored = _by_client_message_id(session, message.sender_id, message.client_message_id)
-        if stored is None:
-            raise
-        return current_view(session, stored)
+    if message.client_message_id is None:
+        _store(session, message)
+    else:
+        try:
+            # One savepoint for the seq and the row: a lost clientMessageId race
+            # leaves neither a gap in seq nor a second message.
+            with session.begin_nested():
+                _store(session, message)
+        except IntegrityError:
+            stored = _by_client_message_id(session, message.sender_id, message.client_message_id)
+            if stored is None:
+                raise
+            return current_view(session, stored)
 
-    members = member_ids(session, message.chat_id)
     recipients = members - {message.sender_id}
     receipts.create_sent(session, message, recipients)
     view = message_view(message, ReceiptStatus.SENT)
@@ -204,33 +183,22 @@ def _publish(ctx: ActionContext, message: Message) -> dict[str, Any]:
         message.chat_id,
         {**view, "recipientIds": sorted(str(user_id) for user_id in recipients)},
     )
+    ctx.tell(MessagePosted(message.id, view, frozenset(members), frozenset(recipients)))
     ctx.after_commit(lambda: typing_indicator.reopen_window(message.chat_id, ctx.user_id))
-    ctx.after_commit(lambda: _deliver(ctx, message, members, recipients, view))
+    ctx.after_commit(lambda: message_cache.put(view))
     return view
 
 
-def _deliver(
-    ctx: ActionContext,
-    message: Message,
-    members: set[uuid.UUID],
-    recipients: set[uuid.UUID],
-    view: dict[str, Any],
-) -> None:
-    """Fan out to every member's live connections; DELIVERED for each recipient reached."""
-    metrics.add_metric(name="MessagesSent", unit=MetricUnit.Count, value=1)
-    message_cache.put(view)
-    reached = ctx.pusher.to_users(
-        members, message_frame(view), exclude_connection=ctx.connection_id
-    )
-    reached_recipients = reached & recipients
-    if not reached_recipients:
-        return
-    with session_scope() as session:
-        changes = receipts.mark_delivered(session, message.id, reached_recipients)
-    receipts.notify_senders(ctx.pusher, changes)
-    for aggregate in changes.aggregates:
-        # The ack is built after this step: it carries the status reached by now.
-        view["status"] = aggregate.status.wire
+def _store(session: Session, message: Message) -> None:
+    """The chat's next seq (its row lock orders concurrent sends) and the message row."""
+    message.seq = session.execute(
+        update(Chat)
+        .where(Chat.id == message.chat_id)
+        .values(last_seq=Chat.last_seq + 1, last_message_at=func.now())
+        .returning(Chat.last_seq)
+    ).scalar_one()
+    session.add(message)
+    session.flush()
 
 
 # --- edit and delete ---------------------------------------------------------
@@ -274,9 +242,9 @@ def delete_message(ctx: ActionContext, data: MessageRef) -> dict[str, Any]:
 
 
 def publish_change(
-    ctx: ActionContext, message: Message, event_type: str, frame_type: str
+    ctx: ActionContext, message: Message, event_type: str, change: MessageChange
 ) -> dict[str, Any]:
-    """Event, cache invalidation and frame for a change to an existing message."""
+    """Event, cache invalidation and what the members hear of a change to a message."""
     ctx.session.flush()
     view = current_view(ctx.session, message)
     emit(
@@ -286,5 +254,5 @@ def publish_change(
         {**view, "messageId": view["id"], "by": str(ctx.user_id)},
     )
     ctx.after_commit(lambda: message_cache.invalidate(message.id))
-    broadcast(ctx, message.chat_id, frame(frame_type, view))
+    ctx.tell(MessageChanged(change, view, frozenset(member_ids(ctx.session, message.chat_id))))
     return view

@@ -16,18 +16,18 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from parley.chat import receipts
 from parley.chat.context import ActionContext, Listing
 from parley.chat.history import aggregate_statuses
+from parley.chat.outcomes import PresenceChanged, QueuedMessages
 from parley.chat.views import message_view, user_view
+from parley.config import get_settings
 from parley.db.models import ChatMember, Message, Receipt, ReceiptStatus, User
-from parley.db.session import session_scope
+from parley.db.session import UnitOfWork
 from parley.events.catalog import USER_OFFLINE, USER_ONLINE
 from parley.events.outbox import emit
 from parley.observability import logger
-from parley.protocol.errors import UnknownAction
-from parley.protocol.frames import NoData, message_frame, users_update_frame
-from parley.push import Pusher
+from parley.protocol.errors import TooManyConnections, UnknownAction
+from parley.protocol.frames import NoData
 from parley.stores import connections, presence
 
 # What one catch-up pushes at most; older queued messages stay SENT and are
@@ -57,52 +57,49 @@ def presence_view(
     }
 
 
-def live_pusher(endpoint: str) -> Pusher:
-    """A pusher for one WebSocket API stage; a 410 on a user's last connection takes
-    that user offline (bounded: each 410 removes a connection)."""
-    return Pusher(
-        endpoint, on_offline=lambda users: users_went_offline(users, live_pusher(endpoint))
-    )
+def open_session(work: UnitOfWork, connection: connections.Connection) -> None:
+    """$connect: register the connection; online on the user's first live one.
 
-
-def open_session(connection: connections.Connection, pusher: Pusher) -> None:
-    """$connect: register the connection; online on the user's first live one."""
+    A user past `max_connections_per_user` live connections is refused (the
+    check follows the registration, so two racing connects never both slip in).
+    """
     first = connections.add(connection)
+    cap = get_settings().max_connections_per_user
+    if not first and connections.count(connection.user_id) > cap:
+        connections.remove(connection.connection_id, connection.user_id)
+        raise TooManyConnections(
+            f"too many connections: at most {cap} per user; close another one first"
+        )
     connections.mark_catch_up_due(connection.connection_id)
+    user_id = connection.user_id
     if first:
-        presence.mark_online(connection.user_id)
+        presence.mark_online(user_id)
         at = datetime.now(UTC)
-        with session_scope() as session:
-            emit(
-                session,
-                USER_ONLINE,
-                connection.user_id,
-                {"userId": str(connection.user_id), "at": at.isoformat()},
-            )
-            contacts = contacts_of(session, connection.user_id)
-        pusher.to_users(contacts, users_update_frame(presence_view(connection.user_id, True, None)))
+        emit(work.session, USER_ONLINE, user_id, {"userId": str(user_id), "at": at.isoformat()})
+        contacts = frozenset(contacts_of(work.session, user_id))
+        work.record(PresenceChanged(user_id, True, None, contacts))
         return
     # The user has other live connections: they can take what queued right away.
-    others = connections.of_users([connection.user_id]).get(connection.user_id, set())
+    others = connections.of_users([user_id]).get(user_id, set())
     others.discard(connection.connection_id)
     if others:
-        deliver_queued(connection.user_id, others, pusher)
+        deliver_queued(work, user_id, others)
 
 
-def close_session(connection_id: str, pusher: Pusher) -> None:
+def close_session(work: UnitOfWork, connection_id: str) -> None:
     """$disconnect (idempotent): forget the connection; offline with its user's last one."""
     user_id, last = connections.remove(connection_id)
     if user_id is not None and last:
-        users_went_offline({user_id}, pusher)
+        users_went_offline(work, {user_id})
 
 
-def users_went_offline(user_ids: Iterable[uuid.UUID], pusher: Pusher) -> None:
+def users_went_offline(work: UnitOfWork, user_ids: Iterable[uuid.UUID]) -> None:
     """Users whose last connection closed (or answered 410): lastSeenAt and `users:update`."""
     for user_id in user_ids:
         if connections.count(user_id):
             continue  # reconnected in the meantime
         at = presence.mark_offline(user_id)
-        with session_scope() as session:
+        with work.step() as session:
             session.execute(update(User).where(User.id == user_id).values(last_seen_at=at))
             emit(
                 session,
@@ -110,15 +107,17 @@ def users_went_offline(user_ids: Iterable[uuid.UUID], pusher: Pusher) -> None:
                 user_id,
                 {"userId": str(user_id), "lastSeenAt": at.isoformat()},
             )
-            contacts = contacts_of(session, user_id)
+            contacts = frozenset(contacts_of(session, user_id))
         logger.info("user offline", extra={"offlineUserId": str(user_id)})
-        pusher.to_users(contacts, users_update_frame(presence_view(user_id, False, at)))
+        work.record(PresenceChanged(user_id, False, at, contacts))
 
 
-def deliver_queued(user_id: uuid.UUID, connection_ids: Iterable[str], pusher: Pusher) -> int:
-    """Push what queued for `user_id` to these connections; mark what arrived DELIVERED."""
-    targets = list(connection_ids)
-    with session_scope() as session:
+def deliver_queued(work: UnitOfWork, user_id: uuid.UUID, connection_ids: Iterable[str]) -> None:
+    """What queued for `user_id` (receipts still SENT) is due to these connections.
+
+    Once committed, the notifier pushes it and marks what arrived DELIVERED.
+    """
+    with work.step() as session:
         queued = session.scalars(
             select(Message)
             .join(Receipt, Receipt.message_id == Message.id)
@@ -128,19 +127,8 @@ def deliver_queued(user_id: uuid.UUID, connection_ids: Iterable[str], pusher: Pu
         ).all()
         statuses = aggregate_statuses(session, [message.id for message in queued])
         views = [message_view(message, statuses.get(message.id)) for message in queued]
-    if not views:
-        return 0
-    arrived = [
-        uuid.UUID(view["id"])
-        for view in views
-        if pusher.fan_out(targets, message_frame(view)).delivered
-    ]
-    if arrived:
-        with session_scope() as session:
-            changes = receipts.mark_messages_delivered(session, user_id, arrived)
-        receipts.notify_senders(pusher, changes)
-    logger.info("queued messages delivered", extra={"queued": len(views), "arrived": len(arrived)})
-    return len(arrived)
+    if views:
+        work.record(QueuedMessages(user_id, tuple(connection_ids), tuple(views)))
 
 
 def list_users(session: Session, user_id: uuid.UUID) -> list[dict[str, Any]]:
@@ -161,8 +149,9 @@ def users_list(ctx: ActionContext, _data: NoData) -> Listing:
 
 
 def ping(ctx: ActionContext, _data: NoData) -> str:
-    """`ping`: keep the connection registered for another TTL."""
+    """`ping`: keep the connection registered for another TTL, and its user online."""
     connections.refresh(ctx.connection_id, ctx.user_id)
+    presence.heartbeat(ctx.user_id)
     return "pong"
 
 

@@ -24,9 +24,7 @@ from parley.db.models import ChatMember, Message, Receipt, ReceiptStatus
 from parley.events.catalog import MESSAGE_DELIVERED, MESSAGE_READ
 from parley.events.outbox import emit
 from parley.protocol.errors import Forbidden
-from parley.protocol.frames import MessageRef, ReadUpTo, status_frame
-from parley.push import Pusher, encode
-from parley.stores import connections
+from parley.protocol.frames import MessageRef, ReadUpTo
 
 
 @dataclass(frozen=True)
@@ -87,6 +85,7 @@ def mark_delivered(
         ReceiptStatus.DELIVERED,
         users,
         and_(Receipt.message_id == message_id),
+        message_ids=[message_id],
     )
 
 
@@ -138,7 +137,7 @@ def mark_read_up_to(
 def read_message(ctx: ActionContext, data: ReadUpTo) -> dict[str, Any]:
     """`message:read` action: read up to `messageId`; senders hear it after the commit."""
     message, changes = mark_read_up_to(ctx.session, ctx.user_id, data.chat_id, data.message_id)
-    ctx.after_commit(lambda: notify_senders(ctx.pusher, changes))
+    ctx.tell(changes)
     return {
         "chatId": str(message.chat_id),
         "messageId": str(message.id),
@@ -151,7 +150,7 @@ def read_message(ctx: ActionContext, data: ReadUpTo) -> dict[str, Any]:
 def delivered_message(ctx: ActionContext, data: MessageRef) -> dict[str, Any]:
     """`message:delivered` action: the client confirms a message reached it."""
     message, changes = confirm_delivered(ctx.session, ctx.user_id, data.message_id, data.chat_id)
-    ctx.after_commit(lambda: notify_senders(ctx.pusher, changes))
+    ctx.tell(changes)
     return {
         "chatId": str(message.chat_id),
         "messageId": str(message.id),
@@ -215,9 +214,12 @@ def _advance(
     scope,
     *,
     up_to_seq: int | None = None,
+    message_ids: list[uuid.UUID] | None = None,
 ) -> StatusChanges:
+    """Move receipts in `scope` forward; `message_ids`, when known, saves looking them up."""
     behind = and_(Receipt.user_id.in_(user_ids), Receipt.status < status.value, scope)
-    message_ids = session.scalars(select(Receipt.message_id).where(behind).distinct()).all()
+    if message_ids is None:
+        message_ids = session.scalars(select(Receipt.message_id).where(behind).distinct()).all()
     if not message_ids:
         return StatusChanges()
     senders = _lock_messages(session, message_ids)
@@ -273,35 +275,3 @@ def _advance(
                 )
             )
     return changes
-
-
-def notify_senders(pusher: Pusher, changes: StatusChanges) -> None:
-    """`message:status` frames to every live connection of each sender.
-
-    The per-recipient frames go out together, in parallel; the aggregates
-    follow, so a sender never sees an aggregate before the change behind it.
-    """
-    if not changes:
-        return
-    conns = connections.of_users(
-        {change.sender_id for change in [*changes.recipients, *changes.aggregates]}
-    )
-
-    def deliveries(items: list, frame_of) -> list[tuple[str, bytes]]:
-        return [
-            (connection_id, encode(frame_of(item)))
-            for item in items
-            for connection_id in conns.get(item.sender_id, ())
-        ]
-
-    pusher.send_each(
-        deliveries(
-            changes.recipients,
-            lambda c: status_frame(c.message_id, c.chat_id, c.status.wire, user_id=c.user_id),
-        )
-    )
-    pusher.send_each(
-        deliveries(
-            changes.aggregates, lambda a: status_frame(a.message_id, a.chat_id, a.status.wire)
-        )
-    )

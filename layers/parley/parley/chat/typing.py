@@ -8,8 +8,9 @@ from typing import Any
 
 from parley.chat.context import ActionContext
 from parley.chat.membership import member_ids, require_member
+from parley.chat.outcomes import TypingChanged
 from parley.config import get_settings
-from parley.protocol.frames import Typing, typing_frame
+from parley.protocol.frames import Typing
 from parley.stores import ratelimit
 
 
@@ -27,9 +28,8 @@ def typing(ctx: ActionContext, data: Typing) -> dict[str, Any]:
         reopen_window(data.chat_id, ctx.user_id)
         sent = True
     if sent:
-        others = member_ids(ctx.session, data.chat_id) - {ctx.user_id}
-        indicator = typing_frame(data.chat_id, ctx.user_id, data.is_typing)
-        ctx.after_commit(lambda: ctx.pusher.to_users(others, indicator))
+        others = frozenset(member_ids(ctx.session, data.chat_id) - {ctx.user_id})
+        ctx.tell(TypingChanged(data.chat_id, ctx.user_id, data.is_typing, others))
     return {"chatId": str(data.chat_id), "isTyping": data.is_typing, "sent": sent}
 
 

@@ -26,6 +26,12 @@ Every change is written to the outbox table in the transaction that makes it,
 published to Kafka right after commit, and otherwise by the `relay` function
 (every minute on AWS). Consumers are idempotent on the envelope `id`.
 
+A broker that stalls or restarts loses nothing: a row is marked published
+only once the broker acknowledged it, and a producer that failed for good
+(fenced, out of sequence after an outage) is replaced by a fresh one. What
+that producer may already have put on the wire is published again by the
+relay, so an event can reach its topic twice, always with the same `id`.
+
 A Kafka record's key is the envelope `key`, its value the envelope JSON, and
 its headers `type`, `version` and `id`. Records of one key keep their order.
 

@@ -1,8 +1,9 @@
 """The transactional outbox: events are rows written with the change they describe.
 
-`emit` adds the row to the caller's transaction. When that transaction
-commits, the process publishes its own rows at once (see `publisher`); what
-it could not publish stays for the relay. All outbox SQL lives here.
+`emit` adds the row to the caller's transaction. Once that transaction has
+committed, its unit of work (`parley.db.session`) publishes its own rows,
+after the frames to live connections have left (see `publisher`); what it
+could not publish stays for the relay. All outbox SQL lives here.
 """
 
 from __future__ import annotations
@@ -13,17 +14,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic_core import to_jsonable_python
-from sqlalchemy import Connection, event, func, select, update
+from sqlalchemy import Connection, func, select, update
 from sqlalchemy.orm import Session
 
 from parley.config import get_settings
 from parley.db.models import OutboxEvent
+from parley.db.session import PENDING_EVENTS
 from parley.events.catalog import topic
 from parley.events.envelope import Envelope
 from parley.events.models import parse_data
 
 # Envelopes emitted in a session's open transaction, published once it commits.
-PENDING = "parley.events.pending"
+PENDING = PENDING_EVENTS
 
 outbox = OutboxEvent.__table__
 
@@ -63,22 +65,6 @@ def emit(
     )
     session.info.setdefault(PENDING, []).append(envelope)
     return envelope
-
-
-@event.listens_for(Session, "after_commit")
-def _publish_after_commit(session: Session) -> None:
-    envelopes = session.info.pop(PENDING, None)
-    if envelopes:
-        from parley.events.publisher import publish_committed
-
-        publish_committed(session.get_bind(), envelopes)
-
-
-@event.listens_for(Session, "after_rollback")
-def _forget_after_rollback(session: Session) -> None:
-    # Rolled back with the change: there is nothing to publish. (Rows of a
-    # rolled-back savepoint are caught later: they no longer exist to claim.)
-    session.info.pop(PENDING, None)
 
 
 # --- Reading and claiming rows --------------------------------------------------
@@ -200,3 +186,16 @@ def unpublished_count(connection: Connection) -> int:
     return connection.execute(
         select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
     ).scalar_one()
+
+
+def oldest_unpublished_age(connection: Connection) -> float | None:
+    """Seconds since the oldest unpublished row was written; None when all are published."""
+    oldest = (
+        select(outbox.c.created_at)
+        .where(outbox.c.published_at.is_(None))
+        .order_by(outbox.c.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    age = connection.execute(select(func.extract("epoch", func.now() - oldest))).scalar_one()
+    return None if age is None else float(age)

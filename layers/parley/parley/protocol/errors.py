@@ -16,6 +16,7 @@ class ErrorCode(StrEnum):
     RATE_LIMITED = "rate_limited"
     TOO_LARGE = "too_large"
     UNKNOWN_ACTION = "unknown_action"
+    UNAVAILABLE = "unavailable"
     INTERNAL = "internal"
 
 
@@ -29,6 +30,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.TOO_LARGE: 413,
     ErrorCode.UNKNOWN_ACTION: 400,
+    ErrorCode.UNAVAILABLE: 503,
     ErrorCode.INTERNAL: 500,
 }
 
@@ -78,6 +80,21 @@ class TooLarge(ParleyError):
 
 class UnknownAction(ParleyError):
     code = ErrorCode.UNKNOWN_ACTION
+
+
+class Unavailable(ParleyError):
+    """A backing service (PostgreSQL, Redis, the broker) did not answer in time.
+
+    Nothing was done; the same request may be tried again.
+    """
+
+    code = ErrorCode.UNAVAILABLE
+
+
+class TooManyConnections(ParleyError):
+    """$connect past the per-user connection cap (refused with 429)."""
+
+    code = ErrorCode.RATE_LIMITED
 
 
 class RateLimited(ParleyError):

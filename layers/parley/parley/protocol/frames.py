@@ -8,9 +8,9 @@ validated into one of the models below. Server frames are
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictStr
 from pydantic.alias_generators import to_camel
 
 from parley.protocol.errors import ErrorCode
@@ -22,6 +22,22 @@ class ActionData(BaseModel):
     model_config = ConfigDict(
         alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
     )
+
+
+def storable_text(value: str) -> str:
+    """Text PostgreSQL can store: no NUL, and valid Unicode (JSON may carry a
+    lone surrogate such as "\\ud800", which has no UTF-8 form)."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL (\\u0000) characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise ValueError("must be valid Unicode text (no lone surrogates)") from error
+    return value
+
+
+# A string that is stored: refused with bad_request rather than by the database.
+StoredText = Annotated[StrictStr, AfterValidator(storable_text)]
 
 
 # The subprotocol a browser offers next to its token (`Sec-WebSocket-Protocol: parley, <token>`).
@@ -54,8 +70,8 @@ class SendMessage(ActionData):
     chat_id: uuid.UUID
     # The upper bound is the `message_max_chars` setting, checked by the domain
     # so that the limit is configurable; this one only stops absurd frames early.
-    body: StrictStr = Field(min_length=1, max_length=1_000_000)
-    client_message_id: StrictStr | None = Field(default=None, min_length=1, max_length=64)
+    body: StoredText = Field(min_length=1, max_length=1_000_000)
+    client_message_id: StoredText | None = Field(default=None, min_length=1, max_length=64)
     reply_to_id: uuid.UUID | None = None
 
 
@@ -74,13 +90,13 @@ class ReadUpTo(ActionData):
 class EditMessage(ActionData):
     message_id: uuid.UUID
     chat_id: uuid.UUID | None = None
-    body: StrictStr = Field(min_length=1, max_length=1_000_000)
+    body: StoredText = Field(min_length=1, max_length=1_000_000)
 
 
 class ForwardMessage(ActionData):
     message_id: uuid.UUID
     to_chat_id: uuid.UUID
-    client_message_id: StrictStr | None = Field(default=None, min_length=1, max_length=64)
+    client_message_id: StoredText | None = Field(default=None, min_length=1, max_length=64)
 
 
 class ChatRef(ActionData):

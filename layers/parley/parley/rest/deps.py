@@ -1,37 +1,51 @@
-"""What routes depend on, as typed aliases: a unit of work, the caller, settings, live pushes."""
+"""What routes depend on, as typed aliases: a unit of work, the caller, settings."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import BackgroundTasks, Depends, Request
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from parley.accounts import sessions
 from parley.auth.tokens import InvalidToken, TokenClaims, decode_access_token
-from parley.chat.chats import MemberChange, announce
-from parley.chat.presence import live_pusher
 from parley.config import Settings, get_settings
-from parley.db import session_scope
 from parley.db.models import User
-from parley.observability import logger
+from parley.db.session import UnitOfWork, unit_of_work
+from parley.notify import live_pusher, notify
 from parley.protocol.errors import Unauthorized
-from parley.push import Pusher
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-def get_session() -> Iterator[Session]:
-    with session_scope() as session:
-        yield session
+def get_unit_of_work(settings: SettingsDep) -> Iterator[UnitOfWork]:
+    """The request's unit of work, the same as a WebSocket action's.
+
+    What a route records (`work.record(...)`) reaches the members' live
+    connections through `websocket_connections_url` once the transaction has
+    committed; unset, nothing is pushed and clients catch up through the API.
+    """
+    url = settings.websocket_connections_url
+    # ambient=False: FastAPI may enter and leave this dependency on different threads.
+    with unit_of_work(
+        pusher=live_pusher(url) if url else None, notifier=notify, ambient=False
+    ) as work:
+        yield work
 
 
 # scope="function": the transaction commits (or rolls back) as soon as the
 # route returns, before the response is sent, so a failed commit is a 500
 # and never a success the database does not hold.
-SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+UnitOfWorkDep = Annotated[UnitOfWork, Depends(get_unit_of_work, scope="function")]
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+def get_session(work: UnitOfWorkDep) -> Session:
+    return work.session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -68,52 +82,3 @@ def get_client_ip(request: Request) -> str:
 
 
 ClientIp = Annotated[str, Depends(get_client_ip)]
-
-
-class LivePushes:
-    """Frames for the WebSocket connections of the users a request concerns.
-
-    They go out as background tasks, which run once the response is sent, so
-    after the request's transaction has committed (SessionDep closes when
-    the route returns): clients never hear of a change that rolled back.
-    Without `websocket_connections_url` nothing is pushed; clients catch up
-    through the REST API.
-    """
-
-    def __init__(self, pusher: Pusher | None, background: BackgroundTasks) -> None:
-        self.pusher = pusher
-        self.background = background
-
-    def member_changes(self, changes: list[MemberChange]) -> None:
-        if changes:
-            self._after_commit(lambda pusher: announce(pusher, changes))
-
-    def sessions_ended(self, ended: sessions.SessionsEnded, *, at_once: bool = False) -> None:
-        """Close the ended sessions' sockets; `at_once` when the request is failing
-        (its background tasks will not run) but the revocation is committed."""
-        if self.pusher is None:
-            return
-        if at_once:
-            _push_safely(lambda pusher: sessions.end_sockets(pusher, ended), self.pusher)
-        else:
-            self._after_commit(lambda pusher: sessions.end_sockets(pusher, ended))
-
-    def _after_commit(self, push: Callable[[Pusher], None]) -> None:
-        if self.pusher is not None:
-            self.background.add_task(_push_safely, push, self.pusher)
-
-
-def _push_safely(push: Callable[[Pusher], None], pusher: Pusher) -> None:
-    # The change is committed and answered: a failed push must not turn it into an error.
-    try:
-        push(pusher)
-    except Exception:
-        logger.exception("push after commit failed")
-
-
-def get_live_pushes(settings: SettingsDep, background: BackgroundTasks) -> LivePushes:
-    url = settings.websocket_connections_url
-    return LivePushes(live_pusher(url) if url else None, background)
-
-
-LivePushesDep = Annotated[LivePushes, Depends(get_live_pushes)]

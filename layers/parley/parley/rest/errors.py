@@ -14,10 +14,13 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from redis import exceptions as redis_errors
+from sqlalchemy import exc as sa_errors
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from parley.availability import unavailable_from
 from parley.observability import logger
 from parley.protocol.errors import (
     HTTP_STATUS,
@@ -25,6 +28,7 @@ from parley.protocol.errors import (
     ParleyError,
     RateLimited,
     Unauthorized,
+    Unavailable,
 )
 
 # API Gateway accepts larger payloads; a chat API has no use for them.
@@ -47,10 +51,13 @@ _DESCRIPTIONS: dict[int, str] = {
     422: "Invalid input; `field` names it (code `bad_request`)",
     429: "Too many attempts; retry after `Retry-After` seconds (code `rate_limited`)",
     500: "Unexpected failure (code `internal`); details are only logged",
+    503: "PostgreSQL or Redis did not answer in time (code `unavailable`); "
+    "nothing was done, try again after `Retry-After` seconds",
 }
 _HEADERS: dict[int, dict[str, Any]] = {
     429: {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}},
     401: {"WWW-Authenticate": {"description": "`Bearer`", "schema": {"type": "string"}}},
+    503: {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}},
 }
 
 
@@ -62,7 +69,7 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
             "description": _DESCRIPTIONS[status],
             **({"headers": _HEADERS[status]} if status in _HEADERS else {}),
         }
-        for status in sorted({*statuses, 500})
+        for status in sorted({*statuses, 500, 503})
     }
 
 
@@ -87,7 +94,22 @@ def _parley_error(_request: Request, exc: Exception) -> JSONResponse:
         headers = {"Retry-After": str(exc.retry_after)}
     elif isinstance(exc, Unauthorized):
         headers = {"WWW-Authenticate": "Bearer"}
+    elif isinstance(exc, Unavailable):
+        headers = {"Retry-After": "1"}
     return error_response(exc.code, exc.message, field=exc.field, headers=headers)
+
+
+def _unavailable(_request: Request, exc: Exception) -> JSONResponse:
+    """A backing service away: 503 naming it, never a 500 with a stack trace."""
+    unavailable = unavailable_from(exc)
+    if unavailable is None:
+        logger.exception("database error", exc_info=exc)
+        return error_response(ErrorCode.INTERNAL, "internal error")
+    logger.warning(
+        "request failed: a service is unavailable",
+        extra={"error": type(exc).__name__, "reason": unavailable.message},
+    )
+    return error_response(unavailable.code, unavailable.message, headers={"Retry-After": "1"})
 
 
 def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -195,4 +217,12 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(ParleyError, _parley_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    for unavailable in (
+        sa_errors.OperationalError,
+        sa_errors.InterfaceError,
+        sa_errors.TimeoutError,
+        redis_errors.ConnectionError,
+        redis_errors.TimeoutError,
+    ):
+        app.add_exception_handler(unavailable, _unavailable)
     app.add_middleware(RequestGuard)

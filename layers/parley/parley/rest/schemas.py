@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.alias_generators import to_camel
 
 from parley.accounts.service import (
@@ -16,6 +16,7 @@ from parley.accounts.service import (
     USERNAME_MIN,
 )
 from parley.chat.chats import GROUP_MAX_MEMBERS, TITLE_MAX
+from parley.protocol.frames import storable_text
 
 
 class ApiModel(BaseModel):
@@ -33,18 +34,24 @@ Username = Annotated[
     ),
     Field(description="3-32 of a-z 0-9 _ . - (case-insensitive, stored lower-case)"),
 ]
-Password = Annotated[str, StringConstraints(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)]
+# Valid Unicode only (a lone surrogate has no UTF-8 form to store or hash).
+Storable = AfterValidator(storable_text)
+Password = Annotated[
+    str, StringConstraints(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX), Storable
+]
 DisplayName = Annotated[
     str,
     StringConstraints(
         strip_whitespace=True, min_length=1, max_length=DISPLAY_NAME_MAX, pattern=PRINTABLE
     ),
+    Storable,
 ]
 Title = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX, pattern=PRINTABLE),
+    Storable,
 ]
-SearchText = Annotated[str, StringConstraints(max_length=64, pattern=PRINTABLE)]
+SearchText = Annotated[str, StringConstraints(max_length=64, pattern=PRINTABLE), Storable]
 Token = Annotated[str, StringConstraints(min_length=1, max_length=4096)]
 IdText = Annotated[str, Field(json_schema_extra={"format": "uuid"})]
 TimeText = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
@@ -60,7 +67,7 @@ class RegisterIn(ApiModel):
 
 class LoginIn(ApiModel):
     username: Username
-    password: Annotated[str, StringConstraints(min_length=1, max_length=PASSWORD_MAX)]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=PASSWORD_MAX), Storable]
 
 
 class RefreshIn(ApiModel):

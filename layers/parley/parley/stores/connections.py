@@ -29,10 +29,13 @@ class Connection:
     # and when that token expires (epoch seconds; None: never checked).
     session_id: str | None = None
     token_expires_at: float | None = None
+    # When the connection sent its first frame (None: not yet).
+    confirmed_at: float | None = None
 
     @classmethod
     def from_fields(cls, connection_id: str, fields: dict[str, str]) -> Connection:
         expires = fields.get("tokenExpiresAt")
+        confirmed = fields.get("confirmedAt")
         return cls(
             connection_id=connection_id,
             user_id=uuid.UUID(fields["userId"]),
@@ -40,6 +43,7 @@ class Connection:
             source_ip=fields.get("sourceIp", ""),
             session_id=fields.get("sessionId") or None,
             token_expires_at=float(expires) if expires else None,
+            confirmed_at=float(confirmed) if confirmed else None,
         )
 
 
@@ -92,6 +96,25 @@ def remove(connection_id: str, user_id: uuid.UUID | None = None) -> tuple[uuid.U
     return user_id, bool(removed) and remaining == 0
 
 
+def remove_if_established(connection_id: str) -> tuple[uuid.UUID | None, bool] | None:
+    """Forget a connection that answered 410, unless it is still connecting.
+
+    API Gateway answers 410 for a connection whose $connect has not returned
+    yet, so a 410 proves a connection gone only once it is established: it
+    has sent its first frame, or it is older than `connection_confirm_seconds`
+    (longer than any $connect may take). None when the connection was kept;
+    otherwise what `remove` returns.
+    """
+    fields = get_redis().hmget(_conn_key(connection_id), ["userId", "connectedAt", "confirmedAt"])
+    owner, connected_at, confirmed_at = fields
+    if owner is None:
+        return None, False
+    age = time.time() - float(connected_at or 0)
+    if confirmed_at is None and age < get_settings().connection_confirm_seconds:
+        return None
+    return remove(connection_id, uuid.UUID(owner))
+
+
 def of_users(user_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, set[str]]:
     """Every live connection id of each user (users with none are left out)."""
     ids = list(dict.fromkeys(user_ids))
@@ -123,18 +146,34 @@ def mark_catch_up_due(connection_id: str) -> None:
     get_redis().set(_catch_up_key(connection_id), "1", ex=get_settings().connection_ttl_seconds)
 
 
+# Sets a field only on a hash that exists: a connection removed meanwhile
+# must not come back as a hash holding that field alone.
+_SET_IF_REGISTERED = """
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
+end
+return 0
+"""
+
+
 def claim(connection_id: str) -> tuple[Connection | None, bool]:
     """The connection (None when unknown) and whether its catch-up is due now.
 
     One round trip: the flag is deleted as it is read, so only one caller
-    sees True.
+    sees True. The first frame also confirms the connection (it is
+    established: see `remove_if_established`), one round trip more, once.
     """
-    pipe = get_redis().pipeline()
+    redis = get_redis()
+    pipe = redis.pipeline()
     pipe.hgetall(_conn_key(connection_id))
     pipe.delete(_catch_up_key(connection_id))
     fields, claimed = pipe.execute()
     if not fields:
         return None, False
+    if "confirmedAt" not in fields:
+        now = time.time()
+        redis.eval(_SET_IF_REGISTERED, 1, _conn_key(connection_id), "confirmedAt", now)
+        fields["confirmedAt"] = str(now)
     return Connection.from_fields(connection_id, fields), bool(claimed)
 
 

@@ -11,7 +11,7 @@ from parley.accounts import sessions, throttle
 from parley.auth import refresh
 from parley.db.models import User
 from parley.protocol.errors import Unauthorized
-from parley.rest.deps import ClientIp, CurrentUser, LivePushesDep, SessionDep
+from parley.rest.deps import ClientIp, CurrentUser, SessionDep, UnitOfWorkDep
 from parley.rest.errors import error_responses
 from parley.rest.schemas import AuthOut, LoginIn, LogoutIn, RefreshIn, RegisterIn, TokensOut
 
@@ -70,11 +70,12 @@ def login(body: LoginIn, session: SessionDep, ip: ClientIp) -> dict:
     ),
     responses=error_responses(401, 413, 422),
 )
-def refresh_tokens(body: RefreshIn, session: SessionDep, live: LivePushesDep) -> dict[str, Any]:
+def refresh_tokens(body: RefreshIn, session: SessionDep, work: UnitOfWorkDep) -> dict[str, Any]:
     try:
         user_id, pair = refresh.rotate(session, body.refresh_token)
     except refresh.RefreshTokenReused as reused:
-        live.sessions_ended(sessions.revoked_by_reuse(reused), at_once=True)
+        # The request fails, so its unit notifies nothing; the revocation is committed.
+        sessions.end_sockets_at_once(work.pusher, sessions.revoked_by_reuse(reused))
         raise
     user = session.get(User, user_id)
     if user is None:
@@ -100,8 +101,8 @@ def refresh_tokens(body: RefreshIn, session: SessionDep, live: LivePushesDep) ->
     responses=error_responses(401, 413, 422),
 )
 def logout(
-    session: SessionDep, user: CurrentUser, live: LivePushesDep, body: LogoutIn | None = None
+    session: SessionDep, user: CurrentUser, work: UnitOfWorkDep, body: LogoutIn | None = None
 ) -> Response:
     ended = sessions.logout(session, user, body.refresh_token if body is not None else None)
-    live.sessions_ended(ended)
+    work.record(ended)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

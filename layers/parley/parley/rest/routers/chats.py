@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query, Response, status
 
 from parley.chat import chats, history
 from parley.protocol.errors import BadRequest
-from parley.rest.deps import CurrentUser, LivePushesDep, SessionDep
+from parley.rest.deps import CurrentUser, SessionDep, UnitOfWorkDep
 from parley.rest.errors import error_responses
 from parley.rest.schemas import (
     AddMembersIn,
@@ -55,7 +55,7 @@ def create_chat(
     session: SessionDep,
     user: CurrentUser,
     response: Response,
-    pushes: LivePushesDep,
+    work: UnitOfWorkDep,
 ) -> dict[str, Any]:
     if body.type == "direct":
         if len(body.member_ids) != 1:
@@ -75,7 +75,7 @@ def create_chat(
             member_ids=body.member_ids,
             is_public=body.is_public,
         )
-    pushes.member_changes(joined)
+    work.record(*joined)
     return chats.get_chat(session, chat.id, user.id)
 
 
@@ -100,9 +100,9 @@ def add_members(
     session: SessionDep,
     user: CurrentUser,
     chat_id: ChatId,
-    pushes: LivePushesDep,
+    work: UnitOfWorkDep,
 ) -> dict[str, Any]:
-    pushes.member_changes(chats.add_members(session, chat_id, user.id, body.user_ids))
+    work.record(*chats.add_members(session, chat_id, user.id, body.user_ids))
     return chats.get_chat(session, chat_id, user.id)
 
 
@@ -118,9 +118,9 @@ def remove_member(
     user: CurrentUser,
     chat_id: ChatId,
     member_id: Annotated[uuid.UUID, Path(alias="userId")],
-    pushes: LivePushesDep,
+    work: UnitOfWorkDep,
 ) -> Response:
-    pushes.member_changes([chats.remove_member(session, chat_id, user.id, member_id)])
+    work.record(chats.remove_member(session, chat_id, user.id, member_id))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -18,6 +18,7 @@ def health() -> JSONResponse:
                 "ok": check.ok,
                 "latencyMs": check.latency_ms,
                 **({"error": check.error} if check.error else {}),
+                **check.details,
             }
             for check in checks
         },

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query, Response, status
 
 from parley.accounts import service as accounts
 from parley.accounts import sessions
-from parley.rest.deps import ClientIp, CurrentUser, LivePushesDep, SessionDep, TokenClaimsDep
+from parley.rest.deps import ClientIp, CurrentUser, SessionDep, TokenClaimsDep, UnitOfWorkDep
 from parley.rest.errors import error_responses
 from parley.rest.schemas import PasswordChangeIn, ProfilePatch, SearchText, UserOut, UsersOut
 
@@ -54,7 +54,7 @@ def change_password(
     session: SessionDep,
     user: CurrentUser,
     claims: TokenClaimsDep,
-    live: LivePushesDep,
+    work: UnitOfWorkDep,
     ip: ClientIp,
 ) -> Response:
     ended = sessions.change_password(
@@ -65,7 +65,7 @@ def change_password(
         new_password=body.new_password,
         source_ip=ip,
     )
-    live.sessions_ended(ended)
+    work.record(ended)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
