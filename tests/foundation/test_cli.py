@@ -116,27 +116,38 @@ def test_services_prints_exports_and_stops_everything_on_sigterm(tmp_path: Path)
         process.kill()
 
 
+# What API Gateway gives an integration (HTTP API 30 s, $connect 29 s): the
+# environments `up` provisions still import while these requests run, so a
+# client that waits less measures the machine's load, not the wiring.
+GATEWAY_WAIT_SECONDS = 30
+
+
 def _a_new_chat_reaches_the_other_member_live(port: int) -> None:
     """REST, WebSocket and @connections wired together as `up` serves them."""
     api = f"http://127.0.0.1:{port}/api"
     ada, bob = (
         httpx.post(
-            f"{api}/auth/register", json={"username": name, "password": "correct horse"}
+            f"{api}/auth/register",
+            json={"username": name, "password": "correct horse"},
+            timeout=GATEWAY_WAIT_SECONDS,
         ).json()
         for name in ("ada", "bob")
     )
-    with connect(f"ws://127.0.0.1:{port}/ws?token={bob['accessToken']}") as socket:
+    with connect(
+        f"ws://127.0.0.1:{port}/ws?token={bob['accessToken']}", open_timeout=GATEWAY_WAIT_SECONDS
+    ) as socket:
         socket.send(json.dumps({"action": "ping", "requestId": "1"}))
-        assert json.loads(socket.recv(timeout=10))["message"] == "pong"
+        assert json.loads(socket.recv(timeout=GATEWAY_WAIT_SECONDS))["message"] == "pong"
 
         chat = httpx.post(
             f"{api}/chats",
             json={"type": "direct", "memberIds": [bob["user"]["id"]]},
             headers={"Authorization": f"Bearer {ada['accessToken']}"},
+            timeout=GATEWAY_WAIT_SECONDS,
         )
         assert chat.status_code == 201
 
-        frame = json.loads(socket.recv(timeout=10))
+        frame = json.loads(socket.recv(timeout=GATEWAY_WAIT_SECONDS))
     assert frame["type"] == "chat:member"
     assert frame["data"]["chatId"] == chat.json()["id"]
 
