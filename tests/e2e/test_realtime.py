@@ -8,7 +8,8 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from tests.e2e.conftest import WAIT_SECONDS, Chatters
+from tests.support.chatters import Chatters
+from tests.support.peers import WAIT_SECONDS
 
 
 def _eventually(check, timeout: float = WAIT_SECONDS) -> bool:

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
-from tests.e2e.conftest import Chatters
+from tests.support.chatters import Chatters
 
 
 @pytest.fixture

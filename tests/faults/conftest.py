@@ -191,7 +191,7 @@ def fault_gateway() -> Iterator[str]:
 @pytest.fixture
 def fault_chatters(fault_gateway: str) -> Iterator[object]:
     """Alice and Bob (see tests/e2e) on the fault test's own gateway."""
-    from tests.e2e.conftest import chatters_on
+    from tests.support.chatters import chatters_on
 
     with chatters_on(fault_gateway) as world:
         yield world

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import httpx
 
-from tests.e2e.conftest import Chatters
 from tests.faults.conftest import Fault
+from tests.support.chatters import Chatters
 
 
 def test_a_stalled_postgres_answers_503_unavailable_then_heals(

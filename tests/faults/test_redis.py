@@ -6,8 +6,8 @@ import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from tests.e2e.conftest import Chatters
 from tests.faults.conftest import Fault
+from tests.support.chatters import Chatters
 
 
 def register(base_url: str, username: str) -> dict:

@@ -8,12 +8,11 @@ unsigned request.
 
 from __future__ import annotations
 
-import json
 import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,10 +21,10 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from websockets.exceptions import ConnectionClosed
-from websockets.sync.client import ClientConnection, connect
+from websockets.sync.client import connect
 
-WAIT_SECONDS = 10.0
+from tests.support.peers import WAIT_SECONDS, Peer
+
 PASSWORD = "correct horse battery"
 
 
@@ -105,62 +104,6 @@ def _sign_in(body: dict[str, Any]) -> SignIn:
         body["accessToken"],
         body["refreshToken"],
     )
-
-
-@dataclass
-class Peer:
-    """One WebSocket connection: acks matched by requestId, other frames kept in order."""
-
-    user_id: uuid.UUID
-    socket: ClientConnection
-    frames: list[dict[str, Any]] = field(default_factory=list)
-    sent: int = 0
-
-    def request(self, action: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
-        self.sent += 1
-        request_id = f"{action}-{self.sent}"
-        self.socket.send(
-            json.dumps({"action": action, "requestId": request_id, "data": data or {}})
-        )
-        deadline = time.monotonic() + WAIT_SECONDS
-        while True:
-            frame = self._next(deadline)
-            if frame.get("type") == "ack" and frame.get("requestId") == request_id:
-                return frame
-            self.frames.append(frame)
-
-    def wait_for(
-        self, frame_type: str, where: Callable[[dict[str, Any]], bool] = lambda data: True
-    ) -> dict[str, Any]:
-        """The first frame of this type whose data matches (already received or to come)."""
-        deadline = time.monotonic() + WAIT_SECONDS
-        seen = 0
-        while True:
-            for frame in self.frames[seen:]:
-                if frame.get("type") == frame_type and where(frame.get("data") or {}):
-                    self.frames.remove(frame)
-                    return frame["data"]
-            seen = len(self.frames)
-            self.frames.append(self._next(deadline))
-
-    def closed(self) -> tuple[int | None, list[dict[str, Any]]]:
-        """Read until the server closes: its close code and the frames before it."""
-        deadline = time.monotonic() + WAIT_SECONDS
-        while True:
-            try:
-                self.frames.append(self._next(deadline))
-            except ConnectionClosed as closed:
-                received = closed.rcvd
-                return (received.code if received else None), self.frames
-
-    def _next(self, deadline: float) -> dict[str, Any]:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise AssertionError(f"nothing more arrived; frames so far: {self.frames}")
-        try:
-            return json.loads(self.socket.recv(timeout=remaining))
-        except TimeoutError as error:
-            raise AssertionError(f"nothing more arrived; frames so far: {self.frames}") from error
 
 
 @pytest.fixture

@@ -21,7 +21,8 @@ from parley_dev.gateway.sigv4 import (
     sign,
 )
 from parley_dev.localenv import DUMMY_CREDENTIALS, REGION
-from tests.security.conftest import Listener, Peer, SignIn, Stack
+from tests.security.conftest import Listener, SignIn, Stack
+from tests.support.peers import Peer
 
 LOCAL_KEY = DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"]
 LOCAL_SECRET = DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]

@@ -17,7 +17,8 @@ from websockets.exceptions import InvalidStatus
 
 from parley.auth.tokens import issue_token
 from tests.rest.conftest import spent_long_ago
-from tests.security.conftest import PASSWORD, Peer, SignIn, Stack, bearer
+from tests.security.conftest import PASSWORD, SignIn, Stack, bearer
+from tests.support.peers import Peer
 
 
 def expire_tokens_of(user_id: uuid.UUID) -> None:
