@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "infra")]
 
 from parley_dev.gateway.template import load_wiring  # noqa: E402
-from parley_dev.lambda_runtime import runtime_variables  # noqa: E402
+from parley_dev.lambda_runtime import handler_file, runtime_variables  # noqa: E402
 from parley_dev.localenv import LOCAL_AWS_ENV  # noqa: E402
 
 IMPORT = """
@@ -40,8 +40,7 @@ spec.loader.exec_module(module)
 
 def one_run(function) -> tuple[float, dict[str, float]]:
     """The handler module's import time (ms) and self time per top-level package."""
-    module_path = function.handler.rpartition(".")[0]
-    file = function.code_dir.joinpath(*module_path.split(".")).with_suffix(".py")
+    file = handler_file(function)
     paths = [str(function.code_dir), *map(str, function.layer_dirs)]
     env = {
         **os.environ,

@@ -23,7 +23,6 @@ import asyncio
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,6 +35,8 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "layers" / "parley"), str(ROOT / "infra"), str(ROOT)]
 os.chdir(ROOT)
+
+from harness import flooding_environment, local_stack, report, summary  # noqa: E402
 
 FIXTURE = ROOT / "tests" / "gateway" / "fixture" / "template.yaml"
 SERVE = """
@@ -65,14 +66,6 @@ def cpu_seconds(pid: int) -> float:
         elif int(fields[1]) == pid:
             total += sum(int(f) for f in fields[11:13]) / _TICKS
     return total
-
-
-def summary(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-    return {
-        "p50_ms": statistics.median(ordered) * 1000,
-        "p99_ms": ordered[max(0, int(len(ordered) * 0.99) - 1)] * 1000,
-    }
 
 
 class Gateway:
@@ -231,14 +224,7 @@ def main() -> None:
     parser.add_argument("--out", help="also write the results (JSON) to this file")
     args = parser.parse_args()
 
-    from parley_dev.localenv import apply_local_defaults, ensure_jwt_secret
-    from parley_dev.services import start_services
-
-    apply_local_defaults()
-    os.environ["RATE_LIMIT_MESSAGES"] = "100000000"
-    os.environ["RATE_LIMIT_ACTIONS"] = "100000000"
-    os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
-    os.environ["LOG_LEVEL"] = "WARNING"
+    flooding_environment()
     results: dict = {
         "machine": f"{os.cpu_count()} vCPU, Python {platform.python_version()}, "
         f"{platform.machine()}",
@@ -247,23 +233,9 @@ def main() -> None:
     }
     print(f"gateway logs: {LOG}", flush=True)
     results["echo"] = echo_load(args.clients, args.frames)
-    with tempfile.TemporaryDirectory() as data_dir:
-        ensure_jwt_secret(Path(data_dir))
-        services = start_services(Path(data_dir))
-        try:
-            os.environ.update(services.env())
-            from parley.db.migrate import upgrade
-            from parley.events.kafka import ensure_topics
-
-            upgrade()
-            ensure_topics()
-            results["message"] = message_load(args.clients, args.frames)
-        finally:
-            services.stop()
-    report = json.dumps(results, indent=2)
-    if args.out:
-        Path(args.out).write_text(report + "\n")
-    print(report)
+    with local_stack():
+        results["message"] = message_load(args.clients, args.frames)
+    report(results, args.out)
 
 
 if __name__ == "__main__":

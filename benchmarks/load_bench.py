@@ -43,12 +43,15 @@ import tempfile
 import time
 import urllib.request
 import uuid
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "layers" / "parley"), str(ROOT / "infra"), str(ROOT)]
+
+from harness import report  # noqa: E402
 
 DRAIN_SECONDS = 15.0
 
@@ -122,16 +125,18 @@ class Tally:
     missing: dict[str, int] = field(default_factory=dict)
 
 
-class Target:
-    """How a client reaches the system under test."""
+class Target(ABC):
+    """How a client reaches the system under test: Parley, or the bare relay floor."""
 
     name = ""
 
+    @abstractmethod
     def url(self, user: uuid.UUID) -> str:
-        raise NotImplementedError
+        """Where `user`'s client connects."""
 
+    @abstractmethod
     def message(self, team: Team, body: str) -> dict[str, Any]:
-        raise NotImplementedError
+        """The frame the team's sender sends."""
 
 
 class Parley(Target):
@@ -590,10 +595,7 @@ def main() -> None:
     if "floor" in results:
         floor_p99 = results["floor"]["deliver_p99_ms"]
         results["p99_over_floor"] = round(results["parley"]["deliver_p99_ms"] / floor_p99, 1)
-    report = json.dumps(results, indent=2)
-    if args.out:
-        Path(args.out).write_text(report + "\n")
-    print(report)
+    report(results, args.out)
 
 
 if __name__ == "__main__":

@@ -22,10 +22,8 @@ import asyncio
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -34,18 +32,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "layers" / "parley"), str(ROOT / "infra"), str(ROOT)]
 os.chdir(ROOT)
 
+from harness import flooding_environment, local_stack, report, summary  # noqa: E402
+
 FUNCTIONS = [
     "connect", "disconnect", "default", "message", "read", "delivered", "pin", "unpin",
     "forward", "edit", "delete", "chat_join", "chat_leave", "typing", "users_list", "ping",
 ]  # fmt: skip
-
-
-def summary(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-    return {
-        "p50_ms": statistics.median(ordered) * 1000,
-        "p99_ms": ordered[max(0, int(len(ordered) * 0.99) - 1)] * 1000,
-    }
 
 
 def seed(members: int) -> tuple[list[uuid.UUID], uuid.UUID]:
@@ -200,44 +192,26 @@ def main() -> None:
     parser.add_argument("--out", help="also write the results (JSON) to this file")
     args = parser.parse_args()
 
-    from parley_dev.localenv import apply_local_defaults
-    from parley_dev.services import start_services
-
-    apply_local_defaults()
-    # A benchmark floods on purpose: the per-user message limit is lifted.
-    os.environ["RATE_LIMIT_MESSAGES"] = "100000000"
-    os.environ["RATE_LIMIT_ACTIONS"] = "100000000"
+    flooding_environment()
     os.environ["POWERTOOLS_METRICS_NAMESPACE"] = "Parley"
-    os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
-    with tempfile.TemporaryDirectory() as data_dir:
-        services = start_services(Path(data_dir))
-        try:
-            os.environ.update(services.env())
-            from parley.db.migrate import upgrade
+    with local_stack(topics=False):
+        import logging
+        import warnings
 
-            upgrade()
-            import logging
-            import warnings
-
-            warnings.simplefilter("ignore")
-            logging.getLogger("parley").setLevel(logging.WARNING)
-            results = {
-                "machine": f"{os.cpu_count()} vCPU, Python {platform.python_version()}",
-                "warm": warm(args.n),
-                "cold_import_ms": cold(),
-                "fan_out": asyncio.run(fan_out(args.members, args.rounds)),
-            }
-        finally:
-            services.stop()
+        warnings.simplefilter("ignore")
+        logging.getLogger("parley").setLevel(logging.WARNING)
+        results = {
+            "machine": f"{os.cpu_count()} vCPU, Python {platform.python_version()}",
+            "warm": warm(args.n),
+            "cold_import_ms": cold(),
+            "fan_out": asyncio.run(fan_out(args.members, args.rounds)),
+        }
     warm_ = results["warm"]
     results["warm"]["ratio"] = {
         "p50": warm_["message"]["p50_ms"] / warm_["baseline"]["p50_ms"],
         "p99": warm_["message"]["p99_ms"] / warm_["baseline"]["p99_ms"],
     }
-    report = json.dumps(results, indent=2)
-    if args.out:
-        Path(args.out).write_text(report + "\n")
-    print(report)
+    report(results, args.out)
 
 
 if __name__ == "__main__":

@@ -162,6 +162,12 @@ def _module_name(function: FunctionLike) -> str:
     return f"_lambda_{safe}_{uuid.uuid4().hex[:8]}"
 
 
+def handler_file(function: FunctionLike) -> Path:
+    """The file `Handler` names (`app.handler` -> `<CodeUri>/app.py`)."""
+    module_path = function.handler.rpartition(".")[0]
+    return Path(function.code_dir).joinpath(*module_path.split(".")).with_suffix(".py")
+
+
 def load_handler(function: FunctionLike) -> Handler:
     """Import the function's handler file under a name no other function shares."""
     module_path, _, attribute = function.handler.rpartition(".")
@@ -169,7 +175,7 @@ def load_handler(function: FunctionLike) -> Handler:
         raise InvocationError(
             f"{function.logical_id}: bad Handler {function.handler!r}", "Runtime.HandlerNotFound"
         )
-    file = Path(function.code_dir).joinpath(*module_path.split(".")).with_suffix(".py")
+    file = handler_file(function)
     if not file.is_file():
         raise InvocationError(
             f"{function.logical_id}: {file} does not exist", "Runtime.ImportModuleError"

@@ -29,7 +29,13 @@ import uuid
 from collections import deque
 from typing import Any
 
-from parley_dev.lambda_runtime import FunctionSpec, InvocationError, Throttled, runtime_variables
+from parley_dev.lambda_runtime import (
+    FunctionSpec,
+    InvocationError,
+    Throttled,
+    handler_file,
+    runtime_variables,
+)
 from parley_dev.localenv import DUMMY_CREDENTIALS
 
 from .options import GatewayOptions
@@ -423,8 +429,7 @@ class EnvironmentRunner:
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         for function in self.wiring.functions.values():
-            module_path = function.handler.rpartition(".")[0]
-            file = function.code_dir.joinpath(*module_path.split(".")).with_suffix(".py")
+            file = handler_file(function)
             if not file.is_file():
                 logger.warning("%s: handler file %s does not exist", function.logical_id, file)
         self._reaper = asyncio.create_task(self._reap())
