@@ -37,7 +37,6 @@ from aws_lambda_powertools.utilities.parser.models import (
     APIGatewayWebSocketDisconnectEventModel,
     APIGatewayWebSocketMessageEventModel,
 )
-from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, Field, ValidationError
 
 from parley.accounts import sessions
@@ -193,10 +192,7 @@ def _close_unregistered(connection_id: str, pusher: Pusher) -> NoReturn:
     its $connect): nothing would reach it. It is closed, so that the client
     reconnects and registers again; its frame is not served."""
     logger.warning("frame from an unregistered connection; closing it")
-    try:
-        pusher.close(connection_id)
-    except (BotoCoreError, ClientError):
-        logger.exception("closing an unregistered connection failed")
+    pusher.close(connection_id)  # logs and answers False when it cannot
     raise Unauthorized("connection not registered; reconnect")
 
 
