@@ -192,22 +192,26 @@ def keys_owing(
     return {key for (key,) in rows}
 
 
-def mark_published(connection: Connection, event_ids: Sequence[uuid.UUID]) -> None:
+def mark_published(connection: Connection, event_ids: Sequence[uuid.UUID | str]) -> None:
     if event_ids:
         connection.execute(
             update(outbox)
-            .where(outbox.c.event_id.in_(event_ids), outbox.c.published_at.is_(None))
+            .where(outbox.c.event_id.in_(_uuids(event_ids)), outbox.c.published_at.is_(None))
             .values(published_at=func.now())
         )
 
 
-def mark_failed(connection: Connection, event_ids: Sequence[uuid.UUID]) -> None:
+def mark_failed(connection: Connection, event_ids: Sequence[uuid.UUID | str]) -> None:
     if event_ids:
         connection.execute(
             update(outbox)
-            .where(outbox.c.event_id.in_(event_ids))
+            .where(outbox.c.event_id.in_(_uuids(event_ids)))
             .values(attempts=outbox.c.attempts + 1)
         )
+
+
+def _uuids(event_ids: Sequence[uuid.UUID | str]) -> list[uuid.UUID]:
+    return [e if isinstance(e, uuid.UUID) else uuid.UUID(e) for e in event_ids]
 
 
 def unpublished_count(connection: Connection) -> int:

@@ -49,22 +49,22 @@ AT_COMMIT_CAP = 100
 
 _paused_until = 0.0
 # Rows handed to a producer that has not reported on them yet (a flush timed
-# out with them on the wire), by event id, with that producer. They are not
+# out with them on the wire), by event id (as text: see `send`), with that producer. They are not
 # produced again while it may still deliver them: an outage would otherwise
 # put one copy on the wire per relay run.
-_in_flight: dict[uuid.UUID, Producer] = {}
+_in_flight: dict[str, Producer] = {}
 # Rows whose acknowledgement arrived after their flush had given up.
-_acked_late: set[uuid.UUID] = set()
+_acked_late: set[str] = set()
 # The producer that has had an acknowledgement already (a warm one).
 _warm_producer: Producer | None = None
 
 
 @dataclass
 class Delivery:
-    """What the broker acknowledged and what it did not, by event id."""
+    """What the broker acknowledged and what it did not, by event id (as text)."""
 
-    acked: list[uuid.UUID] = field(default_factory=list)
-    failed: dict[uuid.UUID, str] = field(default_factory=dict)
+    acked: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
     # The producer answered an error it cannot recover from: it must be replaced.
     producer_failed: bool = False
     # Set once the caller stopped waiting: later reports go to `_acked_late`.
@@ -99,9 +99,15 @@ def produce(producer: Producer, rows: Sequence[outbox.OutboxRow], timeout: float
 
 
 def send(producer: Producer, rows: Sequence[outbox.OutboxRow], delivery: Delivery) -> None:
-    """Hand rows to the producer, in order, without waiting for the broker."""
+    """Hand rows to the producer, in order, without waiting for the broker.
 
-    def on_delivery(event_id: uuid.UUID):
+    Event ids are handled as text here: librdkafka runs the reports inside
+    flush(), and after a fatal error it may run one with a Python error still
+    pending, which anything hashed in Python code (a UUID) turns into a
+    SystemError.
+    """
+
+    def on_delivery(event_id: str):
         def report(error: KafkaError | None, _message: Message) -> None:
             _in_flight.pop(event_id, None)
             if delivery.closed:  # a late report: the row is still unpublished in the table
@@ -122,14 +128,15 @@ def send(producer: Producer, rows: Sequence[outbox.OutboxRow], delivery: Deliver
         _acked_late.clear()
     waiting_keys: set[str] = set()
     for index, row in enumerate(rows):
-        if row.event_id in _acked_late:
-            _acked_late.discard(row.event_id)
-            delivery.acked.append(row.event_id)
+        event_id = str(row.event_id)
+        if event_id in _acked_late:
+            _acked_late.discard(event_id)
+            delivery.acked.append(event_id)
             continue
-        if _in_flight.get(row.event_id) is producer or row.key in waiting_keys:
+        if _in_flight.get(event_id) is producer or row.key in waiting_keys:
             # Still on the wire from an earlier attempt; its key waits behind it.
             waiting_keys.add(row.key)
-            delivery.failed[row.event_id] = "still in flight from an earlier attempt"
+            delivery.failed[event_id] = "still in flight from an earlier attempt"
             continue
         try:
             producer.produce(
@@ -137,14 +144,14 @@ def send(producer: Producer, rows: Sequence[outbox.OutboxRow], delivery: Deliver
                 key=row.key.encode(),
                 value=json.dumps(row.payload, separators=(",", ":")).encode(),
                 headers=headers_for(row.payload),
-                on_delivery=on_delivery(row.event_id),
+                on_delivery=on_delivery(event_id),
             )
-            _in_flight[row.event_id] = producer
+            _in_flight[event_id] = producer
         except (BufferError, KafkaException) as exc:
             # The local queue is full or the producer is unusable: the rest of
             # the rows wait, in order, for the next attempt.
             for rest in rows[index:]:
-                delivery.failed[rest.event_id] = str(exc)
+                delivery.failed[str(rest.event_id)] = str(exc)
             if isinstance(exc, KafkaException) and isinstance(exc.args[0], KafkaError):
                 delivery.producer_failed |= is_fatal(exc.args[0])
             break
@@ -169,8 +176,8 @@ def wait(
             del _in_flight[event_id]
     answered = set(delivery.acked) | set(delivery.failed)
     for row in rows:
-        if row.event_id not in answered:
-            delivery.failed[row.event_id] = "no acknowledgement before the flush timeout"
+        if str(row.event_id) not in answered:
+            delivery.failed[str(row.event_id)] = "no acknowledgement before the flush timeout"
 
 
 def _flush_timeout(producer: Producer) -> float:
