@@ -37,7 +37,7 @@ import os
 import platform
 import random
 import signal
-import socket
+import socket as sockets_
 import subprocess
 import sys
 import tempfile
@@ -427,7 +427,7 @@ def wait_listening(port: int, process: subprocess.Popen, timeout: float = 60) ->
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise SystemExit(f"the floor exited with {process.returncode}")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+        with contextlib.suppress(OSError), sockets_.create_connection(("127.0.0.1", port), 1):
             return
         time.sleep(0.2)
     raise SystemExit("the floor did not start listening")
