@@ -37,7 +37,6 @@ import os
 import platform
 import random
 import signal
-import socket as sockets_
 import subprocess
 import sys
 import tempfile
@@ -47,6 +46,7 @@ import uuid
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
+from socket import create_connection
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -427,7 +427,7 @@ def wait_listening(port: int, process: subprocess.Popen, timeout: float = 60) ->
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise SystemExit(f"the floor exited with {process.returncode}")
-        with contextlib.suppress(OSError), sockets_.create_connection(("127.0.0.1", port), 1):
+        with contextlib.suppress(OSError), create_connection(("127.0.0.1", port), 1):
             return
         time.sleep(0.2)
     raise SystemExit("the floor did not start listening")
