@@ -30,9 +30,10 @@ from parley.snapstart import holds_connections
 
 _engine: Engine | None = None
 
-# Envelopes emitted in a session's open transaction (`parley.events.outbox.emit`);
-# the unit of work publishes them once they are committed.
+# Envelopes emitted in a session's open transaction (`parley.events.outbox.emit`),
+# and their outbox rows; the unit of work publishes them once they are committed.
 PENDING_EVENTS = "parley.events.pending"
+PENDING_ROWS = "parley.events.pending_rows"
 
 # The unit of work running on this thread, when its entry made it ambient:
 # `session_scope()` inside it then uses its connection instead of a second one.
@@ -199,7 +200,12 @@ class UnitOfWork:
         try:
             yield
             events = session.info.pop(PENDING_EVENTS, [])
-            keys_owing = self._publisher().keys_owing(session, events) if events else None
+            rows = session.info.pop(PENDING_ROWS, [])
+            keys_owing = None
+            if events:
+                session.flush()  # the rows' ids
+                first_row = min(row.id for row in rows)
+                keys_owing = self._publisher().keys_owing(session, events, first_row)
             session.commit()
             if events:
                 self._publisher().committed(events, keys_owing)

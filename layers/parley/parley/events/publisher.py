@@ -28,7 +28,6 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -222,17 +221,25 @@ class CommitPublishing:
         self._sent: list[outbox.OutboxRow] = []
         self._delivery = Delivery()
         self._backlogged: list[Envelope] = []
+        self._first_row: int | None = None
 
-    def own_event_ids(self) -> list[uuid.UUID]:
-        """Events this unit has handed to the producer (unpublished, but not owed by others)."""
-        return [row.event_id for row in self._sent]
+    def keys_owing(
+        self, connection: Connection, envelopes: Sequence[Envelope], first_row: int
+    ) -> set[str] | None:
+        """In the committing transaction: keys with unpublished rows older than
+        this unit's first (None: leave them all to the relay, publishing is paused).
 
-    def keys_owing(self, connection: Connection, envelopes: Sequence[Envelope]) -> set[str] | None:
-        """In the committing transaction: keys with older unpublished rows (None: all of them)."""
+        `first_row` is the id of the transaction's first outbox row. Only rows
+        older than the unit's first are owed first: newer ones are the unit's
+        own (on the wire already) or were written concurrently with it.
+        """
         if publishing_paused():
             return None
-        own = [envelope.id for envelope in envelopes] + self.own_event_ids()
-        return outbox.keys_owing(connection, {envelope.key for envelope in envelopes}, own)
+        if self._first_row is None or first_row < self._first_row:
+            self._first_row = first_row
+        return outbox.keys_owing(
+            connection, {envelope.key for envelope in envelopes}, self._first_row
+        )
 
     def committed(self, envelopes: Sequence[Envelope], keys_owing: set[str] | None) -> None:
         """Produce what just committed; a key that owes older rows waits for `finish`."""
