@@ -120,9 +120,9 @@ export class Client {
   // -- sending -------------------------------------------------------------
 
   /** Optimistic send: shows at once, retried until the server stores it once. */
-  send(chatId, body, { replyToId } = {}) {
+  send(chatId, body, { replyToId, attachments = [] } = {}) {
     const text = body.replace(/\s+$/, '');
-    if (!text.trim()) return null;
+    if (!text.trim() && !attachments.length) return null;
     const me = this.store.me;
     const draft = {
       id: null,
@@ -137,6 +137,7 @@ export class Client {
       local: 'pending',
       isPinned: false,
       isForwarded: false,
+      attachments,
     };
     this.store.upsertMessage(draft);
     // The message ends the indicator on the other side; typing again shows it at once.
@@ -154,6 +155,7 @@ export class Client {
   deliver(draft) {
     const data = { chatId: draft.chatId, body: draft.body, clientMessageId: draft.clientMessageId };
     if (draft.replyToId) data.replyToId = draft.replyToId;
+    if (draft.attachments && draft.attachments.length) data.attachments = draft.attachments.map((a) => a.id);
     this.socket
       .request('message', data, { retry: true })
       .then((stored) => {
