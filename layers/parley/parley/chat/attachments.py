@@ -190,17 +190,16 @@ def links_for_forward(session: Session, source_view: dict[str, Any]) -> list[Mes
 
 
 def attachment_metadata(attachment: Attachment) -> dict[str, Any]:
-    """An attachment without its URL (what events carry)."""
-    view: dict[str, Any] = {
+    """An attachment without its URL (what events carry); width and height are
+    null unless the file is an image whose size could be read."""
+    return {
         "id": str(attachment.id),
         "filename": attachment.filename,
         "contentType": attachment.content_type,
         "size": attachment.size,
+        "width": attachment.width,
+        "height": attachment.height,
     }
-    if attachment.width is not None and attachment.height is not None:
-        view["width"] = attachment.width
-        view["height"] = attachment.height
-    return view
 
 
 def attachment_view(attachment: Attachment) -> dict[str, Any]:
