@@ -84,3 +84,12 @@ export function formatBytes(bytes) {
   }
   return `${value < 10 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`;
 }
+
+/** A message in one line: its text, or what it carries when it has only files. */
+export function summary(message, max = 80) {
+  const text = snippet(message && message.body, max);
+  if (text) return text;
+  const files = (message && message.attachments) || [];
+  if (!files.length) return '';
+  return files.length === 1 ? `File: ${snippet(files[0].filename, max - 6)}` : `${files.length} files`;
+}

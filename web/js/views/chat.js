@@ -1,7 +1,7 @@
 // The open chat: header, pinned bar, history with scroll-back, typing, composer.
 
 import { announce, h, reconcile } from '../lib/dom.js';
-import { dayKey, dayLabel, displayName, formatBytes, lastSeen, snippet } from '../lib/format.js';
+import { dayKey, dayLabel, displayName, formatBytes, lastSeen, summary } from '../lib/format.js';
 import { messageKey } from '../store.js';
 import { icon } from '../lib/icons.js';
 import { avatar } from './avatar.js';
@@ -193,7 +193,7 @@ export class ChatView {
     }
     if (this.pinIndex === null || this.pinIndex >= pins.length) this.pinIndex = pins.length - 1;
     const shown = pins[this.pinIndex];
-    this.pinnedText.textContent = snippet(shown.body, 120);
+    this.pinnedText.textContent = summary(shown, 120);
     this.pinnedCount.textContent = pins.length > 1 ? `${this.pinIndex + 1} of ${pins.length}` : '';
     this.pinnedBar.dataset.messageId = shown.id;
   }
@@ -536,7 +536,7 @@ export class ChatView {
     } else if (mode.type === 'reply') {
       this.context.dataset.mode = 'reply';
       const who = displayName(this.store.user(mode.message.senderId));
-      this.contextText.textContent = `Replying to ${who}: ${snippet(mode.message.body, 80)}`;
+      this.contextText.textContent = `Replying to ${who}: ${summary(mode.message, 80)}`;
     } else {
       this.context.dataset.mode = 'edit';
       this.contextText.textContent = 'Editing message';

@@ -1,7 +1,7 @@
 // One message in the history: built once, updated in place.
 
 import { h } from '../lib/dom.js';
-import { displayName, formatBytes, formatTime, snippet } from '../lib/format.js';
+import { displayName, formatBytes, formatTime, summary } from '../lib/format.js';
 import { icon } from '../lib/icons.js';
 
 const STATUS_LABEL = { SENT: 'Sent', DELIVERED: 'Delivered', READ: 'Read' };
@@ -70,7 +70,7 @@ export function updateMessage(li, m, { store, chat, grouped }) {
   p.quote.hidden = !m.replyToId || deleted;
   if (m.replyToId && !deleted) {
     p.quote.dataset.target = m.replyToId;
-    const text = replyTo ? (replyTo.deletedAt ? 'message deleted' : snippet(replyTo.body, 90)) : 'Earlier message';
+    const text = replyTo ? (replyTo.deletedAt ? 'message deleted' : summary(replyTo, 90)) : 'Earlier message';
     const who = replyTo ? displayName(store.user(replyTo.senderId)) : 'Reply';
     p.quote.replaceChildren(h('span', { class: 'quote-name' }, who), h('span', { class: 'quote-text' }, text));
     p.quote.setAttribute('aria-label', `In reply to ${who}: ${text}. Show`);
