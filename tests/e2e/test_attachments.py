@@ -7,6 +7,7 @@ import base64
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,6 +15,8 @@ import pytest
 
 from tests.support.chatters import Chatters
 from tests.support.images import png
+
+EVENTS = Path(__file__).resolve().parent.parent / "events"
 
 
 def _bearer(user_id: uuid.UUID) -> dict[str, str]:
@@ -363,9 +366,9 @@ def test_uploads_no_message_linked_in_time_are_deleted_with_their_objects(
     from sqlalchemy import update
 
     from parley import storage
-    from parley.chat.attachments import expire_unlinked
     from parley.db.models import Attachment
     from parley.db.session import session_scope
+    from parley_dev.cli import lambda_context, load_function
 
     alice = chatters.open(chatters.alice)
     kept = _upload(api, chatters.alice, chatters.group, png(3, 3))
@@ -380,7 +383,10 @@ def test_uploads_no_message_linked_in_time_are_deleted_with_their_objects(
             .values(created_at=a_day_ago)
         )
 
-    assert expire_unlinked() == 1
+    scheduled = json.loads((EVENTS / "eventbridge_scheduled.json").read_text())
+    cleanup = load_function("attachments_cleanup")
+
+    assert cleanup(scheduled, lambda_context("attachments_cleanup")) == {"deleted": 1}
 
     with session_scope() as session:
         rows = {str(row.id): row.key for row in session.query(Attachment)}
