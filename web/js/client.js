@@ -303,7 +303,8 @@ export class Client {
     const conv = store.conversation(message.chatId);
     const known = conv.get(message.id) || conv.byKey.get(`c:${message.senderId}:${message.clientMessageId}`);
     const mine = store.me && message.senderId === store.me.id;
-    store.upsertMessage(message, { onlyIfLoaded: !conv.loaded });
+    // While the first page loads, hold the message: the page may predate it.
+    store.upsertMessage(message, { onlyIfLoaded: !conv.loaded && !conv.loading });
     if (!conv.loaded) {
       // Keep the chat list's last message without holding a partial history.
       const chat = store.chat(message.chatId);
