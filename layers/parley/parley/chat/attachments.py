@@ -215,6 +215,21 @@ def attachment_view(attachment: Attachment) -> dict[str, Any]:
     }
 
 
+def with_urls(session: Session, view: dict[str, Any]) -> dict[str, Any]:
+    """A message view rebuilt from an event (attachments without URLs), with fresh URLs."""
+    items = view.get("attachments") or []
+    if not items:
+        return view
+    ids = [uuid.UUID(item["id"]) for item in items]
+    rows = {
+        row.id: row for row in session.scalars(select(Attachment).where(Attachment.id.in_(ids)))
+    }
+    return {
+        **view,
+        "attachments": [attachment_view(rows[i]) for i in ids if i in rows],
+    }
+
+
 # --- expiry ------------------------------------------------------------------
 
 
