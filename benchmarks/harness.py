@@ -34,9 +34,9 @@ def flooding_environment() -> None:
 
 @contextmanager
 def local_stack(topics: bool = True) -> Iterator[dict[str, str]]:
-    """Embedded PostgreSQL (migrated), Redis and broker (topics made) in a temporary dir."""
+    """Embedded PostgreSQL (migrated), Redis, broker (topics made) and S3 in a temporary dir."""
     from parley_dev.localenv import ensure_jwt_secret
-    from parley_dev.services import start_services
+    from parley_dev.services import ensure_bucket, start_services
 
     with tempfile.TemporaryDirectory() as data_dir:
         ensure_jwt_secret(Path(data_dir))
@@ -50,6 +50,7 @@ def local_stack(topics: bool = True) -> Iterator[dict[str, str]]:
                 from parley.events.kafka import ensure_topics
 
                 ensure_topics()
+            ensure_bucket(services)
             yield services.env()
         finally:
             services.stop()

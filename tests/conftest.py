@@ -1,4 +1,4 @@
-"""The suite's stack: real PostgreSQL, Redis and a Kafka-protocol broker.
+"""The suite's stack: real PostgreSQL, Redis, a Kafka-protocol broker and S3 (moto's server).
 
 Each is embedded (fresh, in .parley/test) unless its variable points at a
 server already, exactly as `make run` decides.
@@ -29,18 +29,20 @@ def reset_clients() -> None:
     from parley.config import get_settings
     from parley.db import reset_engine
     from parley.events.kafka import reset_producer
+    from parley.storage import reset_client as reset_storage
     from parley.stores.client import reset_redis
 
     get_settings.cache_clear()
     reset_engine()
     reset_redis()
     reset_producer()
+    reset_storage()
 
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[dict[str, str]]:
     from parley_dev.localenv import apply_local_defaults
-    from parley_dev.services import start_services
+    from parley_dev.services import ensure_bucket, start_services
 
     apply_local_defaults()
     # Argon2id at its production cost would spend most of the suite hashing;
@@ -59,6 +61,7 @@ def stack() -> Iterator[dict[str, str]]:
 
     upgrade()
     ensure_topics()
+    ensure_bucket(services)
     try:
         yield services.env()
     finally:

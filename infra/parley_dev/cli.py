@@ -14,7 +14,13 @@ from pathlib import Path
 from parley_dev.gateway.template import Function, Wiring, load_wiring
 from parley_dev.lambda_runtime import Handler, LambdaContext, context_for, load_handler
 from parley_dev.localenv import apply_local_defaults, ensure_jwt_secret
-from parley_dev.services import ServiceError, Services, port_is_free, start_services
+from parley_dev.services import (
+    ServiceError,
+    Services,
+    ensure_bucket,
+    port_is_free,
+    start_services,
+)
 
 ROOT = Path.cwd()
 TEMPLATE = ROOT / "template.yaml"
@@ -62,10 +68,18 @@ def prepare(data_dir: Path) -> Services:
 
         created = ensure_topics()
         step(_topics_line(len(created)))
+        print("Preparing S3", flush=True)
+        step(ensure_bucket(services))
     except BaseException:
         services.stop()
         raise
     return services
+
+
+def _s3_line(services: Services) -> str:
+    from parley.storage import custom_endpoint
+
+    return f"{custom_endpoint() or 'AWS'}   (bucket: {services.bucket})"
 
 
 def _topics_line(created: int) -> str:
@@ -120,6 +134,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             f"  REST API         {base}/api   (docs: {base}/api/docs)\n"
             f"  WebSocket API    ws://{host}:{port}/{STAGE}?token=ACCESS_TOKEN\n"
             f"  @connections     {base}/{STAGE}/@connections/{{connectionId}}\n"
+            f"  S3 (attachments) {_s3_line(services)}\n"
             "Press Ctrl-C to stop (services stop with it).\n",
             flush=True,
         )

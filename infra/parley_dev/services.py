@@ -1,7 +1,8 @@
-"""Embedded PostgreSQL, Redis and Kafka-protocol broker for local runs and tests.
+"""Embedded PostgreSQL, Redis, Kafka-protocol broker and S3 for local runs and tests.
 
 Each service starts only when its variable (DATABASE_URL, REDIS_URL,
-KAFKA_BOOTSTRAP_SERVERS) is unset; a set variable is used as it is. Every
+KAFKA_BOOTSTRAP_SERVERS; for S3 any of AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL,
+ATTACHMENTS_BUCKET) is unset; a set variable is used as it is. Every
 process is our child and is asked to die with us (PR_SET_PDEATHSIG), so even
 a killed launcher leaves nothing behind.
 """
@@ -22,6 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 POSTGRES_SYSTEM_USER = "embedded_postgres"
+DEFAULT_BUCKET = "parley-attachments"
+# Any of these set: S3 is elsewhere (LocalStack, AWS), nothing is started for it.
+S3_VARIABLES = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "ATTACHMENTS_BUCKET")
 DATABASE_NAME = "parley"
 _PR_SET_PDEATHSIG = 1
 
@@ -55,19 +59,25 @@ class RunningService:
 
 @dataclass
 class Services:
-    """The three backing services, embedded or external."""
+    """The backing services, embedded or external; S3 holds attachments."""
 
     postgres: RunningService
     redis: RunningService
     kafka: RunningService
     _all: list[RunningService] = field(default_factory=list, repr=False)
+    s3: RunningService | None = None
+    bucket: str = DEFAULT_BUCKET
 
     def env(self) -> dict[str, str]:
-        return {
+        variables = {
             "DATABASE_URL": self.postgres.url,
             "REDIS_URL": self.redis.url,
             "KAFKA_BOOTSTRAP_SERVERS": self.kafka.url,
+            "ATTACHMENTS_BUCKET": self.bucket,
         }
+        if self.s3 is not None and self.s3.embedded:
+            variables["AWS_ENDPOINT_URL_S3"] = self.s3.url
+        return variables
 
     def stop(self) -> None:
         for service in reversed(self._all):
@@ -351,7 +361,26 @@ def start_kafka(data_dir: Path, timeout: float = 30.0, port: int | None = None) 
     return RunningService("Kafka broker", f"127.0.0.1:{port}", log_path, process)
 
 
-# --- All three --------------------------------------------------------------
+# --- S3 (attachments) -------------------------------------------------------
+
+
+def start_s3(data_dir: Path, timeout: float = 30.0, port: int | None = None) -> RunningService:
+    """moto's S3-compatible server (memory only: objects go with it)."""
+    import sys
+
+    log_path = data_dir.resolve() / "logs" / "s3.log"
+    port = port or free_port()
+    process = _spawn(
+        "S3",
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        log_path,
+        signal.SIGTERM,
+    )
+    _wait_until("S3", _accepts_tcp(port), process, log_path, timeout)
+    return RunningService("S3", f"http://127.0.0.1:{port}", log_path, process)
+
+
+# --- All of them ------------------------------------------------------------
 
 
 def start_services(
@@ -378,11 +407,21 @@ def start_services(
         postgres = take("DATABASE_URL", "PostgreSQL", start_postgres)
         redis = take("REDIS_URL", "Redis", start_redis)
         kafka = take("KAFKA_BOOTSTRAP_SERVERS", "Kafka broker", start_kafka)
+        bucket = environ.get("ATTACHMENTS_BUCKET") or DEFAULT_BUCKET
+        external = [name for name in S3_VARIABLES if environ.get(name)]
+        if external:
+            on_step(f"S3: using {', '.join(external)} as set (bucket {bucket})")
+            s3 = None
+        else:
+            on_step("S3: starting (embedded)")
+            s3 = start_s3(data_dir)
+            started.append(s3)
+            on_step(f"S3: ready at {s3.url}, bucket {bucket} (log: {s3.log_path})")
     except BaseException:
         for service in reversed(started):
             service.stop()
         raise
-    return Services(postgres, redis, kafka, started)
+    return Services(postgres, redis, kafka, started, s3, bucket)
 
 
 @contextlib.contextmanager
@@ -396,3 +435,18 @@ def running_services(
         yield services
     finally:
         services.stop()
+
+
+def ensure_bucket(services: Services) -> str:
+    """Create the attachments bucket where we may (embedded S3, or an endpoint set).
+
+    Call after `services.env()` is in os.environ. A bucket on AWS itself
+    (only ATTACHMENTS_BUCKET set) is the template's: it is used as it is.
+    """
+    from parley import storage
+
+    storage.reset_client()
+    if not storage.custom_endpoint():
+        return f"bucket {services.bucket} used as it is"
+    created = storage.ensure_bucket(services.bucket)
+    return f"bucket {services.bucket} {'created' if created else 'present'}"

@@ -51,6 +51,7 @@ EXPECTED_PARAMETERS = {
     "MskClusterArn",
     "KafkaEventSources",
     "JwtSecretName",
+    "AttachmentMaxBytes",
     "AllowedOrigins",
     "LogLevel",
     "WebSocketThrottlingBurstLimit",
@@ -232,6 +233,10 @@ def test_every_function_reads_only_the_shared_least_privilege_policies(template)
         "ConnectionsManagePolicy",
         "JwtSecretReadPolicy",
         "DatabaseSecretReadPolicy",
+        "AttachmentsReadPolicy",
+        "AttachmentsUploadPolicy",
+        "AttachmentsLinkPolicy",
+        "AttachmentsExpirePolicy",
     }
     for name, resource in functions(template).items():
         for policy in resource["Properties"].get("Policies", []):
@@ -396,6 +401,73 @@ def test_the_relay_runs_every_minute(template):
     (event,) = relay["Events"].values()
 
     assert event == {"Type": "Schedule", "Properties": {"Schedule": "rate(1 minute)"}}
+
+
+# --- attachments ---------------------------------------------------------------
+
+
+def _holders(template: dict[str, Any], policy: str) -> set[str]:
+    return {
+        function_dir(r)
+        for r in functions(template).values()
+        if {"Ref": policy} in r["Properties"].get("Policies", [])
+    }
+
+
+def test_the_attachments_bucket_is_encrypted_private_and_open_to_browser_uploads(template):
+    bucket = template["Resources"]["AttachmentsBucket"]["Properties"]
+
+    (encryption,) = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert encryption["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in {"AES256", "aws:kms"}
+    assert set(bucket["PublicAccessBlockConfiguration"].values()) == {True}
+    assert len(bucket["PublicAccessBlockConfiguration"]) == 4
+    (cors,) = bucket["CorsConfiguration"]["CorsRules"]
+    assert {"POST", "GET"} <= set(cors["AllowedMethods"])
+    assert template["Globals"]["Function"]["Environment"]["Variables"]["ATTACHMENTS_BUCKET"] == {
+        "Ref": "AttachmentsBucket"
+    }
+
+
+def test_uploads_no_message_links_expire_by_their_pending_tag(template):
+    from parley.storage import PENDING_TAG_KEY, PENDING_TAG_VALUE
+
+    rules = template["Resources"]["AttachmentsBucket"]["Properties"]["LifecycleConfiguration"]
+    (expiry,) = [rule for rule in rules["Rules"] if "TagFilters" in rule]
+    assert expiry["Status"] == "Enabled"
+    assert expiry["TagFilters"] == [{"Key": PENDING_TAG_KEY, "Value": PENDING_TAG_VALUE}]
+    assert "Prefix" not in expiry  # never every object: only the unlinked ones
+
+
+def test_the_cleanup_of_unlinked_uploads_runs_on_a_schedule(template):
+    cleanup = template["Resources"]["AttachmentsCleanupFunction"]["Properties"]
+    (event,) = cleanup["Events"].values()
+
+    assert event["Type"] == "Schedule"
+    assert cleanup["CodeUri"] == "functions/attachments_cleanup/"
+
+
+def test_each_s3_right_goes_to_the_functions_that_need_it_only(template):
+    statements = {
+        name: template["Resources"][name]["Properties"]["PolicyDocument"]["Statement"]
+        for name in (
+            "AttachmentsReadPolicy",
+            "AttachmentsUploadPolicy",
+            "AttachmentsLinkPolicy",
+            "AttachmentsExpirePolicy",
+        )
+    }
+    for name, (statement,) in statements.items():
+        assert statement["Effect"] == "Allow", name
+        assert statement["Resource"] == {"Fn::Sub": "${AttachmentsBucket.Arn}/chats/*"}, name
+        assert "*" not in str(statement["Action"]), name
+
+    assert _holders(template, "AttachmentsUploadPolicy") == {"rest"}
+    assert _holders(template, "AttachmentsLinkPolicy") == {"message"}
+    assert _holders(template, "AttachmentsExpirePolicy") == {"attachments_cleanup"}
+    readers = _holders(template, "AttachmentsReadPolicy")
+    # The fan-out signs the URLs a big group's message carries (events have none).
+    assert {"rest", "message", "forward", "ping", "fanout"} <= readers
+    assert readers.isdisjoint({"connect", "disconnect", "auth", "relay", "migrate"})
 
 
 # --- migration and outputs ------------------------------------------------------

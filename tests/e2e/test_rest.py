@@ -11,12 +11,6 @@ from websockets.sync.client import connect
 from tests.support.chatters import Chatters
 
 
-@pytest.fixture
-def api(gateway_url: str) -> httpx.Client:
-    with httpx.Client(base_url=f"{gateway_url}/api", timeout=10) as client:
-        yield client
-
-
 def _register(api: httpx.Client, name: str) -> dict:
     response = api.post(
         "/auth/register",

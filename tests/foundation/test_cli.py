@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 from websockets.sync.client import connect
 
-from parley_dev.services import free_port
+from parley_dev.services import S3_VARIABLES, free_port
 from tests.foundation.test_services import _wait_dead
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,7 +28,7 @@ def _env(**extra: str) -> dict[str, str]:
 
 def _env_without_services(**extra: str) -> dict[str, str]:
     env = _env(**extra)
-    for name in ("DATABASE_URL", "REDIS_URL", "KAFKA_BOOTSTRAP_SERVERS"):
+    for name in ("DATABASE_URL", "REDIS_URL", "KAFKA_BOOTSTRAP_SERVERS", *S3_VARIABLES):
         env.pop(name, None)
     return env
 
@@ -100,14 +100,21 @@ def test_services_prints_exports_and_stops_everything_on_sigterm(tmp_path: Path)
     try:
         exports = {}
         deadline = time.monotonic() + 90
-        while len(exports) < 3 and time.monotonic() < deadline:
+        expected = {
+            "DATABASE_URL",
+            "REDIS_URL",
+            "KAFKA_BOOTSTRAP_SERVERS",
+            "ATTACHMENTS_BUCKET",
+            "AWS_ENDPOINT_URL_S3",
+        }
+        while len(exports) < len(expected) and time.monotonic() < deadline:
             line = process.stdout.readline()
             if line.startswith("export "):
                 name, value = line.removeprefix("export ").strip().split("=", 1)
                 exports[name] = value.strip("'")
-        assert set(exports) == {"DATABASE_URL", "REDIS_URL", "KAFKA_BOOTSTRAP_SERVERS"}
+        assert set(exports) == expected
         children = _children_of(process.pid)
-        assert len(children) == 3
+        assert len(children) == 4
 
         process.send_signal(signal.SIGTERM)
         assert process.wait(30) == 0

@@ -28,6 +28,8 @@ EXPECTED_TABLES = {
     "analytics_read_samples",
     "notifications",
     "processed_events",
+    "attachments",
+    "message_attachments",
 }
 
 

@@ -39,7 +39,7 @@ def _wait_dead(pids: list[int], timeout: float = 15.0) -> list[int]:
 
 def test_stopping_the_services_leaves_no_process_behind(tmp_path: Path) -> None:
     started = start_services(tmp_path, environ={})
-    pids = [s.process.pid for s in (started.postgres, started.redis, started.kafka)]
+    pids = [s.process.pid for s in (started.postgres, started.redis, started.kafka, started.s3)]
     assert all(_alive(pid) for pid in pids)
 
     started.stop()
@@ -53,7 +53,8 @@ def test_a_killed_launcher_takes_its_services_with_it(tmp_path: Path) -> None:
         "from pathlib import Path\n"
         "from parley_dev.services import start_services\n"
         f"s = start_services(Path({str(tmp_path)!r}), environ={{}})\n"
-        "print(json.dumps([x.process.pid for x in (s.postgres, s.redis, s.kafka)]), flush=True)\n"
+        "print(json.dumps([x.process.pid for x in (s.postgres, s.redis, s.kafka, s.s3)]),"
+        " flush=True)\n"
         "signal.pause()\n"
     )
     launcher = subprocess.Popen(
@@ -93,6 +94,47 @@ def test_a_set_variable_is_used_as_it_is_and_nothing_is_started(tmp_path: Path) 
             assert conn.execute("SELECT current_database()").fetchone() == ("parley",)
     finally:
         external.stop()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:4566"),
+        ("AWS_ENDPOINT_URL", "http://127.0.0.1:4566"),
+        ("ATTACHMENTS_BUCKET", "my-bucket"),
+    ],
+)
+def test_an_s3_endpoint_or_bucket_set_in_the_environment_starts_no_s3_server(
+    tmp_path: Path, variable: str, value: str
+) -> None:
+    chosen = start_services(
+        tmp_path,
+        environ={
+            "DATABASE_URL": "postgresql+psycopg://x@127.0.0.1:1/parley",
+            "REDIS_URL": "redis://127.0.0.1:1/0",
+            "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1",
+            variable: value,
+        },
+    )
+
+    assert chosen.s3 is None
+    assert "AWS_ENDPOINT_URL_S3" not in chosen.env()  # the one set stays in charge
+    expected_bucket = value if variable == "ATTACHMENTS_BUCKET" else "parley-attachments"
+    assert chosen.env()["ATTACHMENTS_BUCKET"] == expected_bucket
+    assert not (tmp_path / "logs" / "s3.log").exists()
+
+
+def test_the_embedded_s3_server_answers_on_the_url_it_gives(tmp_path: Path) -> None:
+    import httpx
+
+    server = services_module.start_s3(tmp_path)
+    try:
+        answer = httpx.get(server.url, timeout=5)  # ListBuckets, anonymous
+        assert answer.status_code == 200
+        assert "ListAllMyBucketsResult" in answer.text
+    finally:
+        server.stop()
+    assert _wait_dead([server.process.pid]) == []
 
 
 def test_a_service_that_fails_to_start_names_itself_and_its_log(

@@ -121,6 +121,36 @@ def test_the_fan_out_function_reaches_every_recipient_once_and_tells_the_sender(
     assert receipt_statuses(message_id) == {"DELIVERED"}
 
 
+def test_a_big_groups_message_reaches_its_recipients_with_signed_attachment_urls(
+    world: World, big_group: list[uuid.UUID]
+) -> None:
+    import httpx
+
+    from parley.chat.attachments import issue_upload
+    from parley.db.session import session_scope
+    from tests.support.images import png
+
+    image = png(6, 4)
+    with session_scope() as session:
+        issued = issue_upload(
+            session, world.group, world.alice, filename="a.png", content_type="image/png",
+            size=len(image),
+        )  # fmt: skip
+    form = issued["upload"]
+    stored = httpx.post(form["url"], data=form["fields"], files={"file": ("a.png", image)})
+    assert stored.status_code == 204
+    alice, bob = world.online(world.alice), world.online(world.bob)
+    data = {"chatId": str(world.group), "attachments": [issued["attachmentId"]]}
+    message_id = alice.send("message", data)["message"]["id"]
+
+    fan_out(message_id)
+
+    (frame,) = bob.frames("message")
+    (attachment,) = frame["data"]["attachments"]
+    assert attachment["id"] == issued["attachmentId"] and attachment["width"] == 6
+    assert httpx.get(attachment["url"], timeout=10).content == image
+
+
 def test_a_failed_batch_is_retried_without_pushing_twice(
     world: World, big_group: list[uuid.UUID], monkeypatch: pytest.MonkeyPatch
 ) -> None:

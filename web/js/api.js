@@ -80,3 +80,7 @@ export async function messages(chatId, { before, limit } = {}) {
 
 export const pins = (chatId) =>
   call('GET', `/chats/${encodeURIComponent(chatId)}/pins`).then((d) => listOf(d, 'messages', 'pins'));
+
+/** A presigned S3 POST for one file: {attachmentId, upload: {url, fields}}. */
+export const createAttachment = (chatId, { filename, contentType, size }) =>
+  call('POST', `/chats/${encodeURIComponent(chatId)}/attachments`, { filename, contentType, size });

@@ -120,9 +120,9 @@ export class Client {
   // -- sending -------------------------------------------------------------
 
   /** Optimistic send: shows at once, retried until the server stores it once. */
-  send(chatId, body, { replyToId } = {}) {
+  send(chatId, body, { replyToId, attachments = [] } = {}) {
     const text = body.replace(/\s+$/, '');
-    if (!text.trim()) return null;
+    if (!text.trim() && !attachments.length) return null;
     const me = this.store.me;
     const draft = {
       id: null,
@@ -137,6 +137,7 @@ export class Client {
       local: 'pending',
       isPinned: false,
       isForwarded: false,
+      attachments,
     };
     this.store.upsertMessage(draft);
     // The message ends the indicator on the other side; typing again shows it at once.
@@ -154,6 +155,7 @@ export class Client {
   deliver(draft) {
     const data = { chatId: draft.chatId, body: draft.body, clientMessageId: draft.clientMessageId };
     if (draft.replyToId) data.replyToId = draft.replyToId;
+    if (draft.attachments && draft.attachments.length) data.attachments = draft.attachments.map((a) => a.id);
     this.socket
       .request('message', data, { retry: true })
       .then((stored) => {
@@ -301,7 +303,8 @@ export class Client {
     const conv = store.conversation(message.chatId);
     const known = conv.get(message.id) || conv.byKey.get(`c:${message.senderId}:${message.clientMessageId}`);
     const mine = store.me && message.senderId === store.me.id;
-    store.upsertMessage(message, { onlyIfLoaded: !conv.loaded });
+    // While the first page loads, hold the message: the page may predate it.
+    store.upsertMessage(message, { onlyIfLoaded: !conv.loaded && !conv.loading });
     if (!conv.loaded) {
       // Keep the chat list's last message without holding a partial history.
       const chat = store.chat(message.chatId);

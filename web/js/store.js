@@ -264,9 +264,13 @@ export class Store {
     const conv = this.conversation(chatId);
     if (replace) {
       const pendings = conv.list().filter((m) => m.local);
+      // Messages that arrived live while the page was on its way are newer than it.
+      const newest = Math.max(0, ...messages.map((m) => m.seq || 0));
+      const arrived = conv.list().filter((m) => !m.local && m.id && m.seq > newest);
       conv.byKey.clear();
       conv.keyById.clear();
       for (const p of pendings) conv.byKey.set(messageKey(p), p);
+      for (const m of arrived) this.upsertMessage(m, { quiet: true });
     }
     for (const m of messages) this.upsertMessage(m, { quiet: true });
     if (!conv.loaded || replace || conv.nextBefore !== null) conv.nextBefore = nextBefore;

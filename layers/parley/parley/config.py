@@ -133,6 +133,34 @@ class Settings(BaseSettings):
     health_timeout_seconds: float = 1.5
     health_outbox_max_age_seconds: float = 120.0
 
+    # Attachments (parley.storage): the S3 bucket, and what an upload may be.
+    # The endpoint is boto3's own: AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL when
+    # set (the embedded server locally, LocalStack), AWS's otherwise.
+    attachments_bucket: str | None = None
+    attachment_max_bytes: int = 25 * 1024 * 1024
+    # Exact types, or a family as "image/*".
+    attachment_content_types: list[str] = Field(
+        default_factory=lambda: [
+            "image/*",
+            "application/pdf",
+            "text/plain",
+            "text/csv",
+            "application/zip",
+            "application/json",
+            "audio/mpeg",
+            "video/mp4",
+        ]
+    )
+    attachment_filename_max_chars: int = 255
+    max_attachments_per_message: int = 10
+    # How long a presigned POST may be used, and a presigned GET lasts (seconds).
+    attachment_upload_expires_seconds: int = 15 * 60
+    attachment_url_expires_seconds: int = 15 * 60
+    # An upload no message references after this long is deleted (seconds).
+    attachment_unlinked_ttl_seconds: int = 24 * 3600
+    # Images: how much of the object is read to find its width and height.
+    attachment_image_probe_bytes: int = 64 * 1024
+
     # Observability (Powertools reads its own POWERTOOLS_* variables too)
     log_level: str = "INFO"
     service_name: str = "parley"

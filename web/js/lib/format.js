@@ -70,3 +70,26 @@ export function snippet(text, max = 80) {
   const flat = String(text ?? '').replace(/\s+/g, ' ').trim();
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
 }
+
+/** 1536 -> "1.5 KB". */
+export function formatBytes(bytes) {
+  const n = Number(bytes) || 0;
+  if (n < 1024) return `${n} B`;
+  const units = ['KB', 'MB', 'GB'];
+  let value = n / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${value < 10 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`;
+}
+
+/** A message in one line: its text, or what it carries when it has only files. */
+export function summary(message, max = 80) {
+  const text = snippet(message && message.body, max);
+  if (text) return text;
+  const files = (message && message.attachments) || [];
+  if (!files.length) return '';
+  return files.length === 1 ? `File: ${snippet(files[0].filename, max - 6)}` : `${files.length} files`;
+}

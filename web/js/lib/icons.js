@@ -13,6 +13,8 @@ const PATHS = {
   clock: 'M12 7v5l3 2M12 3a9 9 0 100 18 9 9 0 000-18z',
   more: 'M5 12h.01M12 12h.01M19 12h.01',
   forward: 'M14 5l6 6-6 6M20 11H9a5 5 0 00-5 5v3',
+  attach: 'M21 11l-8.5 8.5a5 5 0 01-7-7L14 4a3.5 3.5 0 015 5l-8.5 8.5a2 2 0 01-3-3L15 7',
+  file: 'M6 2h8l5 5v15H6zM14 2v5h5',
 };
 
 export function icon(name, { size = 20, className = '' } = {}) {

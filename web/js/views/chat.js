@@ -1,10 +1,11 @@
 // The open chat: header, pinned bar, history with scroll-back, typing, composer.
 
 import { announce, h, reconcile } from '../lib/dom.js';
-import { dayKey, dayLabel, displayName, lastSeen, snippet } from '../lib/format.js';
+import { dayKey, dayLabel, displayName, formatBytes, lastSeen, summary } from '../lib/format.js';
 import { messageKey } from '../store.js';
 import { icon } from '../lib/icons.js';
 import { avatar } from './avatar.js';
+import { uploadAttachment } from '../uploads.js';
 import { openForwardDialog } from './dialogs.js';
 import { buildDaySeparator, buildMessage, updateMessage } from './message.js';
 
@@ -101,11 +102,25 @@ export class ChatView {
     });
     this.input.addEventListener('keydown', (e) => this.onComposerKey(e));
     this.input.addEventListener('input', () => this.onComposerInput());
+    this.input.addEventListener('paste', (e) => this.onPaste(e));
     this.sendButton = h('button', { type: 'submit', class: 'send primary', 'data-testid': 'send', 'aria-label': 'Send' }, icon('send'));
+    this.uploads = []; // {file, item, bar, state: 'uploading'|'done'|'failed', attachment, promise}
+    this.fileInput = h('input', { type: 'file', multiple: true, hidden: true, 'data-testid': 'attach-input' });
+    this.fileInput.addEventListener('change', () => {
+      this.addFiles(this.fileInput.files);
+      this.fileInput.value = '';
+    });
+    this.attachButton = h('button', {
+      type: 'button', class: 'icon attach', 'aria-label': 'Attach files', 'data-testid': 'attach',
+      onclick: () => this.fileInput.click(),
+    }, icon('attach'));
+    this.pendingList = h('ul', { class: 'pending-files', 'data-testid': 'pending-attachments', 'aria-label': 'Files to send', hidden: true });
     this.composerNote = h('p', { class: 'composer-note', 'data-testid': 'composer-note', 'aria-live': 'polite' });
     this.form = h('form', { class: 'composer', 'aria-label': 'Write a message' },
       this.context,
+      this.pendingList,
       h('div', { class: 'composer-row' },
+        this.attachButton, this.fileInput,
         h('label', { for: 'composer-input', class: 'sr-only' }, 'Message'),
         this.input, this.sendButton),
       h('p', { id: 'composer-help', class: 'sr-only' }, 'Enter sends, Shift+Enter starts a new line, Up arrow edits your last message.'),
@@ -125,6 +140,21 @@ export class ChatView {
       h('div', { class: 'scroll-wrap' }, this.scroller, this.jump),
       this.typing,
       this.form);
+    // Files dropped anywhere on the chat are attached.
+    this.el.addEventListener('dragover', (e) => {
+      if (![...(e.dataTransfer?.types || [])].includes('Files')) return;
+      e.preventDefault();
+      this.el.classList.add('dropping');
+    });
+    this.el.addEventListener('dragleave', (e) => {
+      if (!this.el.contains(e.relatedTarget)) this.el.classList.remove('dropping');
+    });
+    this.el.addEventListener('drop', (e) => {
+      this.el.classList.remove('dropping');
+      if (!e.dataTransfer?.files?.length) return;
+      e.preventDefault();
+      this.addFiles(e.dataTransfer.files);
+    });
   }
 
   focusComposer() {
@@ -163,7 +193,7 @@ export class ChatView {
     }
     if (this.pinIndex === null || this.pinIndex >= pins.length) this.pinIndex = pins.length - 1;
     const shown = pins[this.pinIndex];
-    this.pinnedText.textContent = snippet(shown.body, 120);
+    this.pinnedText.textContent = summary(shown, 120);
     this.pinnedCount.textContent = pins.length > 1 ? `${this.pinIndex + 1} of ${pins.length}` : '';
     this.pinnedBar.dataset.messageId = shown.id;
   }
@@ -506,7 +536,7 @@ export class ChatView {
     } else if (mode.type === 'reply') {
       this.context.dataset.mode = 'reply';
       const who = displayName(this.store.user(mode.message.senderId));
-      this.contextText.textContent = `Replying to ${who}: ${snippet(mode.message.body, 80)}`;
+      this.contextText.textContent = `Replying to ${who}: ${summary(mode.message, 80)}`;
     } else {
       this.context.dataset.mode = 'edit';
       this.contextText.textContent = 'Editing message';
@@ -545,10 +575,72 @@ export class ChatView {
     this.input.style.height = `${Math.min(this.input.scrollHeight, 160)}px`;
   }
 
-  submit() {
+  // -- attachments -------------------------------------------------------------
+
+  onPaste(event) {
+    const files = event.clipboardData?.files;
+    if (!files || !files.length) return;
+    event.preventDefault();
+    this.addFiles(files);
+  }
+
+  /** Start uploading each file now; the message names them once sent. */
+  addFiles(fileList) {
+    for (const file of [...fileList]) {
+      const bar = h('progress', { max: '1', value: '0', 'data-testid': 'upload-progress', 'aria-label': `Uploading ${file.name}` });
+      const remove = h('button', { type: 'button', class: 'icon', 'aria-label': `Remove ${file.name}`, 'data-testid': 'pending-remove' }, icon('close', { size: 14 }));
+      const item = h('li', { class: 'pending-file', 'data-testid': 'pending-attachment', 'data-state': 'uploading' },
+        h('span', { class: 'file-name' }, file.name || 'file'),
+        h('span', { class: 'file-size' }, formatBytes(file.size)),
+        bar, remove);
+      const upload = { file, item, bar, state: 'uploading', attachment: null };
+      remove.addEventListener('click', () => {
+        this.uploads = this.uploads.filter((u) => u !== upload);
+        item.remove();
+        this.pendingList.hidden = this.uploads.length === 0;
+      });
+      upload.promise = uploadAttachment(this.chatId, file, (fraction) => {
+        bar.value = fraction;
+      }).then((attachment) => {
+        upload.state = 'done';
+        upload.attachment = attachment;
+        item.dataset.state = 'done';
+      }, (err) => {
+        upload.state = 'failed';
+        item.dataset.state = 'failed';
+        item.title = err.message || 'Upload failed';
+        this.toast(`${file.name}: ${err.message || 'upload failed'}`);
+      });
+      this.uploads.push(upload);
+      this.pendingList.append(item);
+    }
+    this.pendingList.hidden = this.uploads.length === 0;
+    this.input.focus();
+  }
+
+  clearUploads() {
+    this.uploads = [];
+    this.pendingList.replaceChildren();
+    this.pendingList.hidden = true;
+  }
+
+  async submit() {
     const text = this.input.value;
-    if (!text.trim()) return;
     const mode = this.mode;
+    if (mode?.type !== 'edit' && this.uploads.length) {
+      this.input.value = '';
+      if (mode) this.setMode(null);
+      this.autosize();
+      const uploads = this.uploads;
+      this.clearUploads();
+      await Promise.all(uploads.map((u) => u.promise));
+      const attachments = uploads.filter((u) => u.state === 'done').map((u) => u.attachment);
+      if (!text.trim() && !attachments.length) return;
+      this.client.send(this.chatId, text, { replyToId: mode?.type === 'reply' ? mode.message.id : undefined, attachments });
+      this.scrollToBottom(false);
+      return;
+    }
+    if (!text.trim()) return;
     if (mode?.type === 'edit') {
       const message = mode.message;
       this.editingDraft = undefined;

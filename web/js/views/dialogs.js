@@ -2,7 +2,7 @@
 // focus and closes on Escape; we put focus back where it was.
 
 import { h } from '../lib/dom.js';
-import { displayName, snippet } from '../lib/format.js';
+import { displayName, summary } from '../lib/format.js';
 import { avatar } from './avatar.js';
 
 function showDialog(dialog, onClose) {
@@ -40,7 +40,7 @@ export function openForwardDialog(store, chats, message) {
     filter.addEventListener('input', render);
     const dialog = h('dialog', { class: 'dialog', 'aria-labelledby': 'forward-title', 'data-testid': 'forward-dialog' },
       h('h2', { id: 'forward-title' }, 'Forward message'),
-      h('blockquote', { class: 'forward-preview' }, snippet(message.body, 140)),
+      h('blockquote', { class: 'forward-preview' }, summary(message, 140)),
       h('label', { for: 'forward-filter', class: 'sr-only' }, 'Search chats'),
       filter,
       list,

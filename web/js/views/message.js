@@ -1,7 +1,7 @@
 // One message in the history: built once, updated in place.
 
 import { h } from '../lib/dom.js';
-import { displayName, formatTime, snippet } from '../lib/format.js';
+import { displayName, formatBytes, formatTime, summary } from '../lib/format.js';
 import { icon } from '../lib/icons.js';
 
 const STATUS_LABEL = { SENT: 'Sent', DELIVERED: 'Delivered', READ: 'Read' };
@@ -12,6 +12,7 @@ export function buildMessage(key) {
     sender: h('div', { class: 'sender', 'data-testid': 'message-sender' }),
     forwarded: h('div', { class: 'forwarded', 'data-testid': 'forwarded-label' }),
     quote: h('button', { type: 'button', class: 'quote', 'data-testid': 'reply-quote', 'data-action': 'goto-reply' }),
+    files: h('div', { class: 'attachments', 'data-testid': 'message-attachments' }),
     body: h('p', { class: 'body', 'data-testid': 'message-body' }),
     pinned: h('span', { class: 'pin-mark', 'data-testid': 'pinned-mark', title: 'Pinned' }, icon('pin', { size: 12 })),
     edited: h('span', { class: 'edited', 'data-testid': 'edited-mark' }, 'edited'),
@@ -24,7 +25,7 @@ export function buildMessage(key) {
     }, icon('more')),
   };
   parts.bubble = h('div', { class: 'bubble' },
-    parts.who, parts.sender, parts.forwarded, parts.quote, parts.body,
+    parts.who, parts.sender, parts.forwarded, parts.quote, parts.files, parts.body,
     h('div', { class: 'meta' }, parts.pinned, parts.edited, parts.time, parts.status),
     parts.retry);
   const li = h('li', { class: 'msg', 'data-testid': 'message', 'data-key': key }, parts.bubble, parts.toggle);
@@ -69,7 +70,7 @@ export function updateMessage(li, m, { store, chat, grouped }) {
   p.quote.hidden = !m.replyToId || deleted;
   if (m.replyToId && !deleted) {
     p.quote.dataset.target = m.replyToId;
-    const text = replyTo ? (replyTo.deletedAt ? 'message deleted' : snippet(replyTo.body, 90)) : 'Earlier message';
+    const text = replyTo ? (replyTo.deletedAt ? 'message deleted' : summary(replyTo, 90)) : 'Earlier message';
     const who = replyTo ? displayName(store.user(replyTo.senderId)) : 'Reply';
     p.quote.replaceChildren(h('span', { class: 'quote-name' }, who), h('span', { class: 'quote-text' }, text));
     p.quote.setAttribute('aria-label', `In reply to ${who}: ${text}. Show`);
@@ -77,6 +78,9 @@ export function updateMessage(li, m, { store, chat, grouped }) {
 
   // Text only: a body is never parsed as HTML.
   p.body.textContent = deleted ? 'message deleted' : m.body ?? '';
+  const files = deleted ? [] : m.attachments || [];
+  p.body.hidden = !deleted && !m.body && files.length > 0;
+  renderAttachments(p.files, files);
   p.edited.hidden = !m.editedAt || deleted;
   p.pinned.hidden = !m.isPinned || deleted;
   p.time.textContent = formatTime(m.createdAt);
@@ -99,4 +103,67 @@ export function updateMessage(li, m, { store, chat, grouped }) {
 export function buildDaySeparator(label) {
   return h('li', { class: 'day-separator', 'data-testid': 'day-separator', role: 'separator', 'aria-label': label },
     h('span', {}, label));
+}
+
+// --- attachments ---------------------------------------------------------------
+
+const isImage = (a) => String(a.contentType || '').startsWith('image/');
+
+/** Thumbnails for images, chips for other files; rebuilt only when they change. */
+function renderAttachments(container, files) {
+  const key = files.map((a) => `${a.id}|${a.url || ''}`).join(',');
+  if (container.dataset.key === key) return;
+  container.dataset.key = key;
+  container.hidden = files.length === 0;
+  container.replaceChildren(...files.map((a) => (isImage(a) && a.url ? imageThumb(a) : fileChip(a))));
+}
+
+function imageThumb(a) {
+  const img = h('img', {
+    src: a.url, alt: a.filename, loading: 'lazy', decoding: 'async', 'data-testid': 'attachment-image',
+  });
+  if (a.width && a.height) {
+    img.width = Math.min(a.width, 240);
+    img.height = Math.round((img.width / a.width) * a.height);
+  }
+  return h('button', {
+    type: 'button', class: 'thumb', 'aria-label': `Show ${a.filename} larger`,
+    onclick: () => openLightbox(a),
+  }, img);
+}
+
+function fileChip(a) {
+  const size = formatBytes(a.size);
+  const label = h('span', { class: 'file-text' },
+    h('span', { class: 'file-name', 'data-testid': 'attachment-name' }, a.filename),
+    h('span', { class: 'file-size', 'data-testid': 'attachment-size' }, size));
+  if (!a.url) {
+    return h('span', { class: 'file-chip', 'data-testid': 'attachment-file' }, icon('file', { size: 18 }), label);
+  }
+  return h('a', {
+    class: 'file-chip', href: a.url, download: a.filename, target: '_blank', rel: 'noopener',
+    'data-testid': 'attachment-file', 'aria-label': `Download ${a.filename}, ${size}`,
+  }, icon('file', { size: 18 }), label);
+}
+
+/** The image at full size in a modal; Escape or a click closes it. */
+export function openLightbox(a) {
+  const returnTo = document.activeElement;
+  const close = h('button', { type: 'button', class: 'icon lightbox-close', 'aria-label': 'Close' }, icon('close'));
+  const dialog = h('dialog', { class: 'lightbox', 'data-testid': 'lightbox', 'aria-label': a.filename },
+    h('img', { src: a.url, alt: a.filename, 'data-testid': 'lightbox-image' }),
+    h('div', { class: 'lightbox-bar' },
+      h('a', { href: a.url, download: a.filename, target: '_blank', rel: 'noopener', class: 'link' },
+        `${a.filename} (${formatBytes(a.size)})`),
+      close));
+  close.addEventListener('click', () => dialog.close());
+  dialog.addEventListener('click', (e) => {
+    if (e.target === dialog) dialog.close();
+  });
+  dialog.addEventListener('close', () => {
+    dialog.remove();
+    if (returnTo && returnTo.isConnected) returnTo.focus();
+  });
+  document.body.append(dialog);
+  dialog.showModal();
 }

@@ -1,7 +1,7 @@
 // The left pane: who I am, the connection, my chats, who is online.
 
 import { h, reconcile } from '../lib/dom.js';
-import { displayName, shortStamp, snippet } from '../lib/format.js';
+import { displayName, shortStamp, summary } from '../lib/format.js';
 import { icon } from '../lib/icons.js';
 import { avatar } from './avatar.js';
 
@@ -161,7 +161,7 @@ export class Sidebar {
       item.preview.textContent = chat.type === 'direct' ? 'typing…' : `${displayName(typers[0])} is typing…`;
     } else if (last) {
       const mine = store.me && last.senderId === store.me.id;
-      const body = last.deletedAt ? 'message deleted' : snippet(last.body, 60);
+      const body = last.deletedAt ? 'message deleted' : summary(last, 60);
       const who = mine ? 'You: ' : chat.type === 'group' ? `${displayName(store.user(last.senderId))}: ` : '';
       item.preview.textContent = `${who}${last.isForwarded ? '↪ ' : ''}${body}`;
     } else {

@@ -18,13 +18,13 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from parley.chat import receipts
+from parley.chat import attachments, receipts
 from parley.chat import typing as typing_indicator
 from parley.chat.context import ActionContext
 from parley.chat.history import aggregate_statuses
 from parley.chat.membership import chat_members, member_ids, require_message_member
 from parley.chat.outcomes import MessageChange, MessageChanged, MessagePosted
-from parley.chat.views import message_view
+from parley.chat.views import event_view, message_view
 from parley.config import get_settings
 from parley.db.models import Chat, Message, ReceiptStatus
 from parley.events.catalog import (
@@ -77,7 +77,8 @@ def check_body(body: str) -> str:
 
 def send_message(ctx: ActionContext, data: SendMessage) -> dict[str, Any]:
     """`message`: store it (or return the stored one for a repeated clientMessageId)."""
-    check_body(data.body)
+    # Files alone need no text.
+    body = "" if data.attachments and not data.body.strip() else check_body(data.body)
     members = chat_members(ctx.session, data.chat_id, ctx.user_id)
     if data.client_message_id is not None:
         stored = _by_client_message_id(ctx.session, ctx.user_id, data.client_message_id)
@@ -93,9 +94,12 @@ def send_message(ctx: ActionContext, data: SendMessage) -> dict[str, Any]:
         Message(
             chat_id=data.chat_id,
             sender_id=ctx.user_id,
-            body=data.body,
+            body=body,
             client_message_id=data.client_message_id,
             reply_to_id=data.reply_to_id,
+            attachment_links=attachments.link_uploads(
+                ctx.session, data.chat_id, ctx.user_id, data.attachments
+            ),
         ),
     )
 
@@ -124,13 +128,14 @@ def forward_message(ctx: ActionContext, data: ForwardMessage) -> dict[str, Any]:
             is_forwarded=True,
             forwarded_from_id=uuid.UUID(source["id"]),
             original_sender_id=original_sender,
+            attachment_links=attachments.links_for_forward(ctx.session, source),
         ),
     )
     emit(
         ctx.session,
         MESSAGE_FORWARDED,
         data.to_chat_id,
-        {**view, "messageId": view["id"], "by": str(ctx.user_id)},
+        {**event_view(view), "messageId": view["id"], "by": str(ctx.user_id)},
     )
     return view
 
@@ -181,7 +186,7 @@ def _publish(ctx: ActionContext, members: set[uuid.UUID], message: Message) -> d
         session,
         MESSAGE_CREATED,
         message.chat_id,
-        {**view, "recipientIds": sorted(str(user_id) for user_id in recipients)},
+        {**event_view(view), "recipientIds": sorted(str(user_id) for user_id in recipients)},
     )
     inline = len(recipients) <= get_settings().fan_out_inline_max_recipients
     ctx.tell(
@@ -260,7 +265,7 @@ def publish_change(
         ctx.session,
         event_type,
         message.chat_id,
-        {**view, "messageId": view["id"], "by": str(ctx.user_id)},
+        {**event_view(view), "messageId": view["id"], "by": str(ctx.user_id)},
     )
     ctx.after_commit(lambda: message_cache.invalidate(message.id))
     ctx.tell(MessageChanged(change, view, frozenset(member_ids(ctx.session, message.chat_id))))

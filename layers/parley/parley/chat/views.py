@@ -6,6 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from parley.chat.attachments import attachment_view
 from parley.db.models import Chat, Message, ReceiptStatus, User
 from parley.stores.presence import Presence
 
@@ -39,6 +40,23 @@ def message_view(message: Message, status: ReceiptStatus | int | None = None) ->
         "originalSenderId": _id(message.original_sender_id),
         "editedAt": _time(message.edited_at),
         "deletedAt": _time(message.deleted_at),
+        # A deleted message keeps its place, not its files.
+        "attachments": (
+            []
+            if message.deleted_at is not None
+            else [attachment_view(link.attachment) for link in message.attachment_links]
+        ),
+    }
+
+
+def event_view(view: dict[str, Any]) -> dict[str, Any]:
+    """A message view as events carry it: attachments without their short-lived URLs."""
+    attachments = view.get("attachments") or []
+    return {
+        **view,
+        "attachments": [
+            {key: value for key, value in item.items() if key != "url"} for item in attachments
+        ],
     }
 
 

@@ -23,7 +23,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -152,6 +152,10 @@ class Message(Base):
     )
     edited_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Loaded with the messages of any query, in one more statement.
+    attachment_links: Mapped[list[MessageAttachment]] = relationship(
+        order_by="MessageAttachment.position", lazy="selectin", cascade="all, delete-orphan"
+    )
 
     __table_args__ = (
         UniqueConstraint("chat_id", "seq", name="uq_messages_chat_id_seq"),
@@ -170,6 +174,51 @@ class Message(Base):
             postgresql_where=text("is_pinned"),
         ),
     )
+
+
+class Attachment(Base):
+    """An uploaded file: issued to one member for one chat, linked by messages later.
+
+    Unlinked (no `message_attachments` row) past its TTL, it is deleted
+    with its S3 object. A forward links the same attachment to a new message.
+    """
+
+    __tablename__ = "attachments"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    chat_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"))
+    uploader_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(Text, unique=True)
+    filename: Mapped[str] = mapped_column(Text)
+    content_type: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(BigInteger)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = _now()
+    # Set when a message first links it (the object was checked in S3 then).
+    linked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        # The cleanup looks for old uploads that no message links.
+        Index("ix_attachments_created_at", "created_at"),
+    )
+
+
+class MessageAttachment(Base):
+    """One attachment of one message, in the order the sender gave."""
+
+    __tablename__ = "message_attachments"
+
+    message_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True
+    )
+    attachment_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("attachments.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(SmallInteger)
+    attachment: Mapped[Attachment] = relationship(lazy="joined")
+
+    __table_args__ = (Index("ix_message_attachments_attachment_id", "attachment_id"),)
 
 
 class Receipt(Base):

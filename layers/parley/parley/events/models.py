@@ -24,8 +24,19 @@ class EventData(BaseModel):
 # --- Messages -------------------------------------------------------------------
 
 
+class AttachmentMetadata(EventData):
+    """A file of a message, as events carry it: never its (short-lived) URL."""
+
+    id: uuid.UUID
+    filename: str
+    content_type: str
+    size: int
+    width: int | None = None
+    height: int | None = None
+
+
 class WireMessage(EventData):
-    """A message as it travels on the WebSocket (DESIGN §5)."""
+    """A message as it travels on the WebSocket (DESIGN §5), without attachment URLs."""
 
     id: uuid.UUID
     chat_id: uuid.UUID
@@ -44,6 +55,7 @@ class WireMessage(EventData):
     original_sender_id: uuid.UUID | None = None
     edited_at: datetime | None = None
     deleted_at: datetime | None = None
+    attachments: list[AttachmentMetadata] = Field(default_factory=list)
 
 
 class MessageCreated(WireMessage):

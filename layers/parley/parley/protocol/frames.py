@@ -70,9 +70,13 @@ class SendMessage(ActionData):
     chat_id: uuid.UUID
     # The upper bound is the `message_max_chars` setting, checked by the domain
     # so that the limit is configurable; this one only stops absurd frames early.
-    body: StoredText = Field(min_length=1, max_length=1_000_000)
+    # Empty only with attachments (checked by the domain too).
+    body: StoredText = Field(default="", max_length=1_000_000)
     client_message_id: StoredText | None = Field(default=None, min_length=1, max_length=64)
     reply_to_id: uuid.UUID | None = None
+    # Ids from POST /chats/{chatId}/attachments, in the order shown; the domain
+    # checks the count against `max_attachments_per_message`.
+    attachments: list[uuid.UUID] = Field(default_factory=list, max_length=100)
 
 
 class MessageRef(ActionData):

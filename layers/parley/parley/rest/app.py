@@ -7,7 +7,7 @@ import os
 from fastapi import APIRouter, FastAPI
 
 from parley.rest import errors
-from parley.rest.routers import auth, chats, health, users
+from parley.rest.routers import attachments, auth, chats, health, users
 
 BASE_PATH = os.environ.get("PARLEY_API_BASE_PATH", "/api").rstrip("/")
 
@@ -31,6 +31,7 @@ def create_app() -> FastAPI:
     api.include_router(auth.router)
     api.include_router(users.router)
     api.include_router(chats.router)
+    api.include_router(attachments.router)
     app.include_router(api)
     return app
 

@@ -47,7 +47,7 @@ _DESCRIPTIONS: dict[int, str] = {
     403: "Authenticated but not allowed (code `forbidden`)",
     404: "No such resource, or a chat the caller is not a member of (code `not_found`)",
     409: "Conflicts with the current state (code `conflict`)",
-    413: "Request body over 64 KB (code `too_large`)",
+    413: "Request body over 64 KB, or a declared file over the upload limit (code `too_large`)",
     422: "Invalid input; `field` names it (code `bad_request`)",
     429: "Too many attempts; retry after `Retry-After` seconds (code `rate_limited`)",
     500: "Unexpected failure (code `internal`); details are only logged",

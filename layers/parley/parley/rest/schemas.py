@@ -124,6 +124,16 @@ class MemberOut(UserOut):
     role: Literal["admin", "member"]
 
 
+class AttachmentOut(ApiModel):
+    id: IdText
+    filename: str
+    content_type: str
+    size: int = Field(description="Bytes")
+    width: int | None = Field(default=None, description="Images whose size could be read")
+    height: int | None = None
+    url: str = Field(description="A presigned GET, valid for `ATTACHMENT_URL_EXPIRES_SECONDS`")
+
+
 class MessageOut(ApiModel):
     id: IdText
     chat_id: IdText
@@ -144,6 +154,35 @@ class MessageOut(ApiModel):
     original_sender_id: IdText | None
     edited_at: TimeText | None
     deleted_at: TimeText | None
+    attachments: list[AttachmentOut] = Field(
+        default_factory=list, description="Empty once the message is deleted"
+    )
+
+
+class CreateAttachmentIn(ApiModel):
+    filename: Annotated[str, StringConstraints(min_length=1, max_length=1024), Storable]
+    content_type: Annotated[
+        str,
+        StringConstraints(
+            strip_whitespace=True,
+            to_lower=True,
+            max_length=255,
+            pattern=r"^[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+$",
+        ),
+    ] = Field(description="A MIME type the server accepts (`ATTACHMENT_CONTENT_TYPES`)")
+    size: int = Field(ge=1, description="Bytes; at most `ATTACHMENT_MAX_BYTES`")
+
+
+class PresignedPostOut(BaseModel):
+    url: str = Field(description="Where to POST the multipart form")
+    fields: dict[str, str] = Field(
+        description="Form fields to send as they are, before the `file` field"
+    )
+
+
+class AttachmentUploadOut(ApiModel):
+    attachment_id: IdText
+    upload: PresignedPostOut
 
 
 class ChatOut(ApiModel):

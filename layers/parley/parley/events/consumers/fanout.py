@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
+from parley.chat import attachments
 from parley.chat.outcomes import MessagePosted
 from parley.config import get_settings
 from parley.db.session import unit_of_work
@@ -54,6 +55,8 @@ def fan_out_message(_session: Session | None, envelope: Envelope) -> None:
     view = {key: value for key, value in envelope.data.items() if key != "recipientIds"}
     size = max(1, settings.fan_out_batch_size)
     with unit_of_work(pusher=live_pusher(url), notifier=notify) as work:
+        # Events carry attachments without their short-lived URLs: sign them now.
+        view = attachments.with_urls(work.session, view)
         for start in range(0, len(recipients), size):
             batch = frozenset(recipients[start : start + size])
             work.record(MessagePosted(message.id, dict(view), batch, batch, fan_out="batch"))
