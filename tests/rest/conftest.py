@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from parley_dev.cli import lambda_context, load_function
-from tests.realtime.conftest import ConnectionsRecorder, new_connection_id
+from tests.support.connections import ConnectionsRecorder, new_connection_id
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 API_HOST = "abcdef1234.execute-api.us-east-1.amazonaws.com"
