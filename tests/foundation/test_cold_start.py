@@ -38,9 +38,6 @@ handlers = {name: load_function(name) for name in names}
 imported = sorted({name.split(".")[0] for name in set(sys.modules) - before})
 deferred = sorted(name for name, handler in handlers.items() if hasattr(handler, "loaded"))
 loaded = sorted(name for name in deferred if handlers[name].loaded)
-if "--call-load" in sys.argv:
-    for handler in handlers.values():
-        getattr(handler, "load", lambda: None)()
 print(json.dumps({
     "functions": names,
     "imported": imported,
@@ -51,7 +48,7 @@ print(json.dumps({
 """
 
 
-def import_every_function(initialization_type: str, *args: str) -> dict:
+def import_every_function(initialization_type: str) -> dict:
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(sys.path),
@@ -62,7 +59,7 @@ def import_every_function(initialization_type: str, *args: str) -> dict:
         "KAFKA_BOOTSTRAP_SERVERS": "192.0.2.1:9092",
     }
     result = subprocess.run(
-        [sys.executable, "-c", IMPORT_EVERY_FUNCTION, *args],
+        [sys.executable, "-c", IMPORT_EVERY_FUNCTION],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -82,12 +79,6 @@ def test_an_on_demand_init_imports_no_route_code_and_builds_no_route() -> None:
     # Every function but `migrate`, whose handler imports Alembic only when it migrates.
     assert report["deferred"] == [name for name in report["functions"] if name != "migrate"]
     assert report["loaded"] == []
-
-
-def test_building_every_route_opens_no_connection() -> None:
-    report = import_every_function("on-demand", "--call-load")
-
-    assert report["connections"] == []
 
 
 def test_a_snapstart_init_builds_every_route_before_the_snapshot_and_connects_to_nothing() -> None:
