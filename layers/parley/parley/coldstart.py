@@ -1,11 +1,12 @@
-"""A function's handler built on its first invocation, or during Init where Init is free.
+"""A function's handler built on its first invocation, or during Init where no request waits for it.
 
 Importing a route's code (SQLAlchemy, psycopg, pydantic, Redis, the domain)
 costs most of a cold start. Where an environment is created for a request
 that waits on it (`AWS_LAMBDA_INITIALIZATION_TYPE=on-demand`), Init only
 defines the handler, and the first invocation imports and builds the route.
-That request waits just as long as before: the imports moved from Init to
-it, they did not go away (benchmarks/RESULTS.md measures both).
+That request waits as long as it would if Init had imported the route: the
+imports are moved, not saved (benchmarks/RESULTS.md measures both phases),
+and they count against the invocation's timeout instead of Init's.
 
 Where Init runs before any request reaches the environment, it is the place
 for that work: with SnapStart (`snap-start`) the snapshot then holds every
