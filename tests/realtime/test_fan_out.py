@@ -203,3 +203,21 @@ def test_joining_a_full_group_is_refused_with_its_limit(world: World, settings_e
 
     assert (refused["status"], refused["code"]) == ("error", "conflict")
     assert refused["message"] == "a group holds at most 1 members"
+
+
+def test_presence_reaches_those_sharing_a_small_chat_only(
+    world: World, big_group: list[uuid.UUID]
+) -> None:
+    from parley.db.models import ChatMember
+    from parley.db.session import session_scope
+
+    with session_scope() as session:  # alice and carol: a chat of two
+        session.add(ChatMember(chat_id=world.private, user_id=world.alice))
+    alice = world.online(world.alice)
+    stranger = world.online(big_group[3])
+
+    world.online(world.bob)  # shares only the big group with alice
+    world.online(world.carol)
+
+    assert [f["data"]["userId"] for f in alice.frames("users:update")] == [str(world.carol)]
+    assert stranger.frames("users:update") == []

@@ -74,9 +74,11 @@ class Settings(BaseSettings):
     # A live frame this late is no longer worth pushing (a first deploy reading
     # the topic from its start, a long outage): clients find it in history.
     fan_out_max_age_seconds: float = 300.0
-    # In a chat with more members than this, one member's typing reaches the
-    # others at most once per `typing_interval_seconds` (its stop is not pushed:
-    # clients let an indicator lapse after the interval).
+    # A chat with more members than this is big: one member's typing reaches
+    # the others at most once per `typing_interval_seconds` (its stop is not
+    # pushed: clients let an indicator lapse), its sender hears a message's
+    # aggregate status only, and sharing it alone does not make two users
+    # hear each other's presence.
     big_chat_members: int = 200
     typing_interval_seconds: float = 2.0
     message_cache_size: int = 100
