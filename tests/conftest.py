@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.clients import reset_clients
+
 ROOT = Path(__file__).resolve().parent.parent
 TEST_DATA_DIR = ROOT / ".parley" / "test"
 
@@ -22,21 +24,6 @@ TEST_DATA_DIR = ROOT / ".parley" / "test"
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Browser tests last: the slowest, and the rest gives faster feedback."""
     items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
-
-
-def reset_clients() -> None:
-    """Forget cached settings and clients so they read the environment again."""
-    from parley.config import get_settings
-    from parley.db import reset_engine
-    from parley.events.kafka import reset_producer
-    from parley.storage import reset_client as reset_storage
-    from parley.stores.client import reset_redis
-
-    get_settings.cache_clear()
-    reset_engine()
-    reset_redis()
-    reset_producer()
-    reset_storage()
 
 
 @pytest.fixture(scope="session")

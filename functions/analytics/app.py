@@ -1,5 +1,10 @@
 """Kafka consumer: analytics (see parley.events.consumers.analytics)."""
 
-from parley.events.consumers.analytics import handler
+from parley.coldstart import built_on_first_call
 
-__all__ = ["handler"]
+
+@built_on_first_call
+def handler():
+    from parley.events.consumers import analytics
+
+    return analytics.handler

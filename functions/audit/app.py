@@ -1,5 +1,10 @@
 """Kafka consumer: audit (see parley.events.consumers.audit)."""
 
-from parley.events.consumers.audit import handler
+from parley.coldstart import built_on_first_call
 
-__all__ = ["handler"]
+
+@built_on_first_call
+def handler():
+    from parley.events.consumers import audit
+
+    return audit.handler

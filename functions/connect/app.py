@@ -1,4 +1,9 @@
-from parley.chat.presence import open_session
-from parley.ws import connect_route
+from parley.coldstart import built_on_first_call
 
-handler = connect_route(open_session)
+
+@built_on_first_call
+def handler():
+    from parley.chat.presence import open_session
+    from parley.ws import connect_route
+
+    return connect_route(open_session)

@@ -1,4 +1,9 @@
-from parley.chat.presence import unknown_action
-from parley.ws import websocket_route
+from parley.coldstart import built_on_first_call
 
-handler = websocket_route(unknown_action)
+
+@built_on_first_call
+def handler():
+    from parley.chat.presence import unknown_action
+    from parley.ws import websocket_route
+
+    return websocket_route(unknown_action)

@@ -1,5 +1,10 @@
-from parley.chat.receipts import delivered_message
-from parley.protocol.frames import MessageRef
-from parley.ws import websocket_route
+from parley.coldstart import built_on_first_call
 
-handler = websocket_route(delivered_message, model=MessageRef)
+
+@built_on_first_call
+def handler():
+    from parley.chat.receipts import delivered_message
+    from parley.protocol.frames import MessageRef
+    from parley.ws import websocket_route
+
+    return websocket_route(delivered_message, model=MessageRef)

@@ -1,4 +1,9 @@
-from parley.chat.presence import close_session
-from parley.ws import disconnect_route
+from parley.coldstart import built_on_first_call
 
-handler = disconnect_route(close_session)
+
+@built_on_first_call
+def handler():
+    from parley.chat.presence import close_session
+    from parley.ws import disconnect_route
+
+    return disconnect_route(close_session)

@@ -1,5 +1,10 @@
-from parley.chat.messages import edit_message
-from parley.protocol.frames import EditMessage
-from parley.ws import websocket_route
+from parley.coldstart import built_on_first_call
 
-handler = websocket_route(edit_message, model=EditMessage)
+
+@built_on_first_call
+def handler():
+    from parley.chat.messages import edit_message
+    from parley.protocol.frames import EditMessage
+    from parley.ws import websocket_route
+
+    return websocket_route(edit_message, model=EditMessage)

@@ -1,5 +1,10 @@
 """Kafka consumer: a big group's messages to its recipients (see parley.events.consumers.fanout)."""
 
-from parley.events.consumers.fanout import handler
+from parley.coldstart import built_on_first_call
 
-__all__ = ["handler"]
+
+@built_on_first_call
+def handler():
+    from parley.events.consumers import fanout
+
+    return fanout.handler

@@ -13,8 +13,6 @@ import threading
 import urllib.request
 from typing import Any
 
-from parley.db.migrate import current_heads, upgrade
-from parley.db.session import database_url
 from parley.observability import logger
 
 PHYSICAL_RESOURCE_ID = "parley-database-schema"
@@ -33,6 +31,10 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def migrate() -> str:
+    # Alembic and SQLAlchemy load here, not at Init: a Delete needs neither.
+    from parley.db.migrate import current_heads, upgrade
+    from parley.db.session import database_url
+
     upgrade(database_url())
     revision = ",".join(current_heads())
     logger.info("database migrated", extra={"revision": revision})

@@ -1,5 +1,10 @@
 """Kafka consumer: notifications (see parley.events.consumers.notifications)."""
 
-from parley.events.consumers.notifications import handler
+from parley.coldstart import built_on_first_call
 
-__all__ = ["handler"]
+
+@built_on_first_call
+def handler():
+    from parley.events.consumers import notifications
+
+    return notifications.handler

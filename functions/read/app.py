@@ -1,5 +1,10 @@
-from parley.chat.receipts import read_message
-from parley.protocol.frames import ReadUpTo
-from parley.ws import websocket_route
+from parley.coldstart import built_on_first_call
 
-handler = websocket_route(read_message, model=ReadUpTo)
+
+@built_on_first_call
+def handler():
+    from parley.chat.receipts import read_message
+    from parley.protocol.frames import ReadUpTo
+    from parley.ws import websocket_route
+
+    return websocket_route(read_message, model=ReadUpTo)

@@ -1,5 +1,10 @@
 """Scheduled: publish what commits left in the outbox (parley.events.relay)."""
 
-from parley.events.relay import handler
+from parley.coldstart import built_on_first_call
 
-__all__ = ["handler"]
+
+@built_on_first_call
+def handler():
+    from parley.events import relay
+
+    return relay.handler

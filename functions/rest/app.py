@@ -1,7 +1,12 @@
-from aws_lambda_powertools.logging import correlation_paths
-from mangum import Mangum
+from parley.coldstart import built_on_first_call
 
-from parley.observability import observed
-from parley.rest.app import app
 
-handler = observed(Mangum(app, lifespan="off"), correlation_paths.API_GATEWAY_HTTP)
+@built_on_first_call
+def handler():
+    from aws_lambda_powertools.logging import correlation_paths
+    from mangum import Mangum
+
+    from parley.observability import observed
+    from parley.rest.app import app
+
+    return observed(Mangum(app, lifespan="off"), correlation_paths.API_GATEWAY_HTTP)

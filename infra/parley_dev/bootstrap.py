@@ -24,7 +24,7 @@ import time
 import traceback
 from typing import IO, Any
 
-from parley_dev.lambda_runtime import FunctionSpec, context_for, load_handler
+from parley_dev.lambda_runtime import FunctionSpec, build_during_init, context_for, load_handler
 
 _PR_SET_PDEATHSIG = 1
 
@@ -90,7 +90,7 @@ def main(argv: list[str]) -> int:
     asyncio.set_event_loop(asyncio.new_event_loop())
     started = time.perf_counter()
     try:
-        handler = load_handler(spec)
+        handler = build_during_init(load_handler(spec))
     except Exception as exc:
         traceback.print_exc()
         _send(protocol, _encode({"type": "initError", **_error(exc)}))

@@ -168,6 +168,21 @@ def handler_file(function: FunctionLike) -> Path:
     return Path(function.code_dir).joinpath(*module_path.split(".")).with_suffix(".py")
 
 
+def build_during_init(handler: Handler) -> Handler:
+    """Build now a handler that would build its route on its first invocation.
+
+    Parley's functions do that on an on-demand start (parley.coldstart); the
+    dev gateway has them build in the init phase instead: this machine's
+    cores are shared by every environment, and the gateway bounds how many
+    initialise at once (`max_concurrent_inits`), with the init phase's longer
+    timeout. On Lambda each environment has its own CPU.
+    """
+    build = getattr(handler, "load", None)
+    if callable(build):
+        build()
+    return handler
+
+
 def load_handler(function: FunctionLike) -> Handler:
     """Import the function's handler file under a name no other function shares."""
     module_path, _, attribute = function.handler.rpartition(".")

@@ -3,34 +3,22 @@
 from __future__ import annotations
 
 import importlib.metadata
-import re
 import tomllib
 from pathlib import Path
 
 import pytest
-from packaging.requirements import Requirement
-from packaging.utils import canonicalize_name
 
+from parley_dev.layer import layer_distributions, layer_requirements, normalized
 from tests.deploy.conftest import ROOT
 
 pytestmark = pytest.mark.unit
-
-
-def normalized(requirement: str) -> str:
-    name, rest = re.match(r"([A-Za-z0-9._-]+)(.*)", requirement.strip()).groups()
-    return re.sub(r"[-_.]+", "-", name).lower() + rest.replace(" ", "")
-
-
-def layer_requirements() -> set[str]:
-    lines = (ROOT / "layers" / "parley" / "requirements.txt").read_text().splitlines()
-    return {normalized(line) for line in lines if line.strip() and not line.startswith("#")}
 
 
 def test_layer_requirements_mirror_the_runtime_dependencies_of_pyproject():
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
     runtime = {normalized(dep) for dep in pyproject["project"]["dependencies"]}
 
-    assert layer_requirements() == runtime
+    assert layer_requirements(ROOT) == runtime
 
 
 def test_the_layer_is_built_from_its_directory_for_the_functions_runtime(template):
@@ -57,31 +45,8 @@ def _installed_size(distribution: importlib.metadata.Distribution) -> int:
     return total
 
 
-def layer_distributions() -> dict[str, importlib.metadata.Distribution]:
-    """What `sam build` installs for requirements.txt: each requirement and what it needs."""
-    found: dict[str, importlib.metadata.Distribution] = {}
-    requirements = [Requirement(line) for line in sorted(layer_requirements())]
-    pending = [(requirement, set(requirement.extras)) for requirement in requirements]
-    while pending:
-        requirement, extras = pending.pop()
-        name = canonicalize_name(requirement.name)
-        if name in found:
-            continue
-        distribution = importlib.metadata.distribution(name)
-        found[name] = distribution
-        for needed in distribution.requires or []:
-            dependency = Requirement(needed)
-            environments = [{"extra": extra} for extra in extras] or [{"extra": ""}]
-            if dependency.marker is None or any(
-                dependency.marker.evaluate({**env, "python_version": "3.12"})
-                for env in environments
-            ):
-                pending.append((dependency, set(dependency.extras)))
-    return found
-
-
 def test_the_layer_unzipped_stays_well_within_lambdas_limit():
-    sizes = {name: _installed_size(d) for name, d in layer_distributions().items()}
+    sizes = {name: _installed_size(d) for name, d in layer_distributions(ROOT).items()}
     parley = sum(f.stat().st_size for f in (ROOT / "layers" / "parley").rglob("*.py"))
     total = sum(sizes.values()) + parley
 

@@ -20,8 +20,8 @@ from parley.events.kafka import ensure_topics
 from parley.events.outbox import all_events, pending_events
 from parley.events.relay import relay
 from parley_dev.services import RunningService, start_kafka
-from tests.conftest import reset_clients
-from tests.events_pipeline.conftest import read_topics
+from tests.support.clients import reset_clients
+from tests.support.topics import read_topics
 
 DOMAIN = list(catalog.DOMAIN_TOPICS)
 

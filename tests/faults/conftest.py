@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from parley_dev.services import RunningService, start_kafka, start_postgres, start_redis
-from tests.conftest import reset_clients
+from tests.support.clients import reset_clients
 
 
 @dataclass
@@ -172,7 +172,7 @@ def fault_gateway() -> Iterator[str]:
     its functions use them. Its base URL."""
     from parley.config import get_settings
     from parley_dev.gateway import GatewayOptions, GatewayServer, create_app
-    from tests.conftest import ROOT
+    from tests.support import ROOT
 
     # Functions run in the test's process: they use the services this test
     # owns, and no environment has to start cold under a stalled service.

@@ -19,8 +19,8 @@ from parley.db import session_scope
 from parley.db.models import OutboxEvent
 from parley.events import catalog, emit
 from parley.events.relay import relay
-from tests.events_pipeline.conftest import read_topics
 from tests.faults.conftest import Fault
+from tests.support.topics import read_topics
 
 
 def login() -> str:

@@ -31,7 +31,7 @@ def test_health_answers_200_with_every_service_up(health_event: dict) -> None:
 def test_health_answers_503_naming_the_service_that_is_down(
     health_event: dict, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.conftest import reset_clients
+    from tests.support.clients import reset_clients
 
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
     reset_clients()

@@ -12,9 +12,9 @@ from tests.realtime.conftest import (
     connect_event,
     disconnect_event,
     invoke,
-    new_connection_id,
     outbox_types,
 )
+from tests.support.connections import new_connection_id
 
 
 def test_connect_with_a_valid_token_registers_the_connection_and_marks_the_user_online(

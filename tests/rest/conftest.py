@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from parley_dev.cli import lambda_context, load_function
-from tests.realtime.conftest import ConnectionsRecorder, new_connection_id
+from tests.support.connections import ConnectionsRecorder, new_connection_id
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 API_HOST = "abcdef1234.execute-api.us-east-1.amazonaws.com"
@@ -221,25 +221,6 @@ def table_counts() -> dict[str, int]:
             ).scalar_one()
             for table in Base.metadata.sorted_tables
         }
-
-
-def spent_long_ago(user_id: uuid.UUID) -> None:
-    """Move the spending of the user's used refresh tokens past the reuse interval."""
-    from datetime import timedelta
-
-    from sqlalchemy import update
-
-    from parley.config import get_settings
-    from parley.db import session_scope
-    from parley.db.models import RefreshToken
-
-    back = timedelta(seconds=get_settings().refresh_token_reuse_interval_seconds + 1)
-    with session_scope() as session:
-        session.execute(
-            update(RefreshToken)
-            .where(RefreshToken.user_id == user_id, RefreshToken.used_at.is_not(None))
-            .values(used_at=RefreshToken.used_at - back)
-        )
 
 
 def seed_messages(

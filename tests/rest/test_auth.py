@@ -9,7 +9,8 @@ from sqlalchemy import select
 
 from parley.db import session_scope
 from parley.db.models import RefreshToken, User
-from tests.rest.conftest import Account, RestApi, outbox_events, spent_long_ago, table_counts
+from tests.rest.conftest import Account, RestApi, outbox_events, table_counts
+from tests.support.tokens import spent_long_ago
 
 
 def test_register_answers_201_with_the_user_and_a_token_pair(api: RestApi) -> None:

@@ -246,7 +246,7 @@ def test_an_unknown_route_is_a_404_in_the_error_shape(api: RestApi) -> None:
 def test_an_unreachable_redis_is_a_503_naming_it_without_any_internals(
     api: RestApi, alice: Account, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.conftest import reset_clients
+    from tests.support.clients import reset_clients
 
     # Presence lives in Redis: with Redis unreachable the profile cannot be built.
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")

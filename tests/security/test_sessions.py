@@ -16,9 +16,9 @@ import pytest
 from websockets.exceptions import InvalidStatus
 
 from parley.auth.tokens import issue_token
-from tests.rest.conftest import spent_long_ago
 from tests.security.conftest import PASSWORD, SignIn, Stack, bearer
 from tests.support.peers import Peer
+from tests.support.tokens import spent_long_ago
 
 
 def expire_tokens_of(user_id: uuid.UUID) -> None:

@@ -29,6 +29,7 @@ from parley_dev.lambda_runtime import (
     Handler,
     InvocationError,
     LambdaContext,
+    build_during_init,
     context_for,
     load_handler,
 )
@@ -141,7 +142,8 @@ class InProcessRunner:
     def handler(self, logical_id: str) -> Handler:
         with self._lock:
             if logical_id not in self._handlers:
-                self._handlers[logical_id] = load_handler(self.wiring.functions[logical_id])
+                function = self.wiring.functions[logical_id]
+                self._handlers[logical_id] = build_during_init(load_handler(function))
             return self._handlers[logical_id]
 
     def preload(self) -> None:

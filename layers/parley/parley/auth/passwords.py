@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 from functools import lru_cache
-
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
+from typing import TYPE_CHECKING
 
 from parley.config import get_settings
+
+if TYPE_CHECKING:
+    from argon2 import PasswordHasher
 
 
 @lru_cache(maxsize=1)
 def _hasher() -> PasswordHasher:
     # Defaults are argon2-cffi's (Argon2id, t=3, m=64 MiB, p=4): slow on
     # purpose. The parameters travel inside each hash, so changing them later
-    # only needs `needs_rehash` at the next login.
+    # only needs `needs_rehash` at the next login. argon2 loads here: only
+    # the routes that handle a password import it.
+    from argon2 import PasswordHasher
+
     settings = get_settings()
     return PasswordHasher(
         time_cost=settings.password_hash_time_cost,
@@ -36,6 +40,8 @@ def hash_password(password: str) -> str:
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
+    from argon2.exceptions import InvalidHashError, VerificationError
+
     try:
         return _hasher().verify(password_hash or _unknown_user_hash(), password) and (
             password_hash is not None

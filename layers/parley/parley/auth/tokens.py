@@ -6,8 +6,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-import jwt
-
 from parley.auth.secrets import get_jwt_secret
 from parley.config import get_settings
 
@@ -71,12 +69,17 @@ def issue_token(
         payload["fam"] = str(family_id)
     if session_id is not None:
         payload["sid"] = str(session_id)
+    # PyJWT loads here: only the routes that sign or check a token import it.
+    import jwt
+
     return jwt.encode(payload, get_jwt_secret(), algorithm=ALGORITHM), claims
 
 
 def decode_token(token: str | None, expected_type: str = ACCESS) -> TokenClaims:
     if not token:
         raise InvalidToken("missing token")
+    import jwt
+
     try:
         payload = jwt.decode(
             token,
