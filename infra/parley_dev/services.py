@@ -1,7 +1,8 @@
 """Embedded PostgreSQL, Redis and Kafka-protocol broker for local runs and tests.
 
 Each service starts only when its variable (DATABASE_URL, REDIS_URL,
-KAFKA_BOOTSTRAP_SERVERS) is unset; a set variable is used as it is. Every
+KAFKA_BOOTSTRAP_SERVERS) is unset; a set variable is used as it is. With
+`aws="localstack"`, LocalStack joins them the same way (LOCALSTACK_ENDPOINT). Every
 process is our child and is asked to die with us (PR_SET_PDEATHSIG), so even
 a killed launcher leaves nothing behind.
 """
@@ -55,19 +56,25 @@ class RunningService:
 
 @dataclass
 class Services:
-    """The three backing services, embedded or external."""
+    """The three backing services, embedded or external, and LocalStack when asked for."""
 
     postgres: RunningService
     redis: RunningService
     kafka: RunningService
     _all: list[RunningService] = field(default_factory=list, repr=False)
+    localstack: RunningService | None = None
 
     def env(self) -> dict[str, str]:
-        return {
+        variables = {
             "DATABASE_URL": self.postgres.url,
             "REDIS_URL": self.redis.url,
             "KAFKA_BOOTSTRAP_SERVERS": self.kafka.url,
         }
+        if self.localstack is not None:
+            from parley_dev.localstack import aws_environment
+
+            variables |= aws_environment(self.localstack.url)
+        return variables
 
     def stop(self) -> None:
         for service in reversed(self._all):
@@ -107,6 +114,7 @@ def _spawn(
     log_path: Path,
     stop_signal: int,
     user: str | None = None,
+    env: dict[str, str] | None = None,
 ) -> subprocess.Popen:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = open(log_path, "ab")  # noqa: SIM115 - the child owns it
@@ -118,6 +126,7 @@ def _spawn(
             stdin=subprocess.DEVNULL,
             preexec_fn=_die_with_parent(stop_signal),
             user=user,
+            env=env,
         )
     except OSError as exc:
         raise ServiceError(f"{name} could not start ({exc}); see {log_path}") from exc
@@ -358,8 +367,13 @@ def start_services(
     data_dir: Path,
     environ: dict[str, str] | None = None,
     on_step: Callable[[str], None] = lambda _line: None,
+    aws: str = "local",
 ) -> Services:
-    """Start whatever the environment does not already point at."""
+    """Start whatever the environment does not already point at.
+
+    `aws="localstack"` adds LocalStack: the one at LOCALSTACK_ENDPOINT, or one
+    started on the host (LOCALSTACK_PORT).
+    """
     environ = dict(os.environ if environ is None else environ)
     data_dir.mkdir(parents=True, exist_ok=True)
     started: list[RunningService] = []
@@ -367,6 +381,10 @@ def start_services(
     def take(variable: str, name: str, start: Callable[[Path], RunningService]) -> RunningService:
         if environ.get(variable):
             on_step(f"{name}: using {variable} as set")
+            if variable == "LOCALSTACK_ENDPOINT":
+                from parley_dev.localstack import attach
+
+                return attach(environ[variable])
             return RunningService(name, environ[variable])
         on_step(f"{name}: starting (embedded)")
         service = start(data_dir)
@@ -374,7 +392,15 @@ def start_services(
         on_step(f"{name}: ready at {service.url} (log: {service.log_path})")
         return service
 
+    def start_localstack(data_dir: Path) -> RunningService:
+        from parley_dev.localstack import start_localstack
+
+        return start_localstack(data_dir, environ, on_step)
+
     try:
+        localstack = None
+        if aws == "localstack":
+            localstack = take("LOCALSTACK_ENDPOINT", "LocalStack", start_localstack)
         postgres = take("DATABASE_URL", "PostgreSQL", start_postgres)
         redis = take("REDIS_URL", "Redis", start_redis)
         kafka = take("KAFKA_BOOTSTRAP_SERVERS", "Kafka broker", start_kafka)
@@ -382,7 +408,7 @@ def start_services(
         for service in reversed(started):
             service.stop()
         raise
-    return Services(postgres, redis, kafka, started)
+    return Services(postgres, redis, kafka, started, localstack)
 
 
 @contextlib.contextmanager
@@ -390,8 +416,9 @@ def running_services(
     data_dir: Path,
     environ: dict[str, str] | None = None,
     on_step: Callable[[str], None] = lambda _line: None,
+    aws: str = "local",
 ) -> Iterator[Services]:
-    services = start_services(data_dir, environ, on_step)
+    services = start_services(data_dir, environ, on_step, aws)
     try:
         yield services
     finally:
