@@ -175,9 +175,7 @@ def cmd_services(args: argparse.Namespace) -> int:
     print("\n# Services are up. In another shell:")
     exported = services.env()
     if services.localstack is not None:
-        exported |= {
-            name: os.environ[name] for name in ("JWT_SECRET_NAME", "DATABASE_SECRET_ARN")
-        }
+        exported |= {name: os.environ[name] for name in ("JWT_SECRET_NAME", "DATABASE_SECRET_ARN")}
     for name, value in exported.items():
         print(f"export {name}='{value}'")
     print("# Ctrl-C stops them.", flush=True)

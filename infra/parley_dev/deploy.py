@@ -113,6 +113,12 @@ def package(
             directory = (base_dir / properties[key]).resolve()
             if not directory.is_dir():
                 raise DeployError(f"{properties[key]}: no such directory next to the template")
+            if key == "ContentUri" and not (directory / "python").is_dir():
+                # Lambda finds a Python layer's modules under python/; a build puts them there.
+                raise DeployError(
+                    f"{properties[key]} is the layer's source, not a build: run `sam build` "
+                    "and deploy its template (--template .aws-sam/build/template.yaml)"
+                )
             data = zip_directory(directory)
             properties[key] = upload(f"{hashlib.sha256(data).hexdigest()}.zip", data)
     return packaged

@@ -81,8 +81,10 @@ def _venv_python(venv: Path) -> Path:
 
 def is_installed(venv: Path) -> bool:
     marker = venv / ".parley-requirements"
-    return _venv_python(venv).exists() and marker.exists() and marker.read_text() == (
-        requirements_key()
+    return (
+        _venv_python(venv).exists()
+        and marker.exists()
+        and marker.read_text() == (requirements_key())
     )
 
 
