@@ -50,13 +50,14 @@ def test_the_jwt_secret_is_read_from_localstacks_secrets_manager(
     ensure_secret(localstack, "parley/jwt-secret", in_localstack, replace=True)
     # Set in the shell, and ignored: with LocalStack the secret comes from LocalStack.
     shell_secret = secrets.token_urlsafe(32)
+    log_path = tmp_path / "up.log"
+    log = log_path.open("w")
     process = subprocess.Popen(
         [*CLI, "up", "--aws", "localstack", "--port", str(port), "--data-dir", str(tmp_path)],
         cwd=ROOT,
         env=_env(LOCALSTACK_ENDPOINT=localstack, JWT_SECRET=shell_secret),
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
-        text=True,
     )
     try:
         registered = None
@@ -71,7 +72,7 @@ def test_the_jwt_secret_is_read_from_localstacks_secrets_manager(
                 break
             except httpx.TransportError:
                 time.sleep(0.3)
-        assert registered is not None and registered.status_code == 201, process.stdout.read()
+        assert registered is not None and registered.status_code == 201, log_path.read_text()
         token = registered.json()["accessToken"]
 
         claims = jwt.decode(token, in_localstack, algorithms=["HS256"])
@@ -81,8 +82,8 @@ def test_the_jwt_secret_is_read_from_localstacks_secrets_manager(
                 jwt.decode(token, other, algorithms=["HS256"])
 
         process.send_signal(signal.SIGTERM)
-        output, _ = process.communicate(timeout=60)
-        assert process.returncode == 0, output
+        assert process.wait(60) == 0, log_path.read_text()
+        output = log_path.read_text()
         assert f"LocalStack       {localstack}" in output
         assert "JWT_SECRET is ignored" in output
         # The database URL went through LocalStack too, and it is the one in use.
@@ -91,6 +92,7 @@ def test_the_jwt_secret_is_read_from_localstacks_secrets_manager(
     finally:
         process.kill()
         process.wait()
+        log.close()
 
 
 def test_a_jwt_secret_named_by_a_path_is_read_from_localstacks_ssm(
