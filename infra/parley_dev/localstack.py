@@ -274,9 +274,15 @@ def client(service: str, endpoint: str) -> Any:
     )
 
 
-def aws_environment(endpoint: str) -> dict[str, str]:
+def aws_environment(endpoint: str, environ: Mapping[str, str] = os.environ) -> dict[str, str]:
     """What makes every boto3 client of the stack (and its handlers) call LocalStack."""
-    return {"AWS_ENDPOINT_URL": endpoint, "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION}
+    return {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_REGION": REGION,
+        "AWS_DEFAULT_REGION": REGION,
+        # LocalStack accepts any credentials; a shell without any gets these.
+        **{name: environ.get(name) or value for name, value in CREDENTIALS.items()},
+    }
 
 
 def ensure_secret(endpoint: str, name: str, value: str, *, replace: bool) -> str:

@@ -20,6 +20,9 @@ from parley_dev.services import free_port
 from tests.conftest import ROOT
 
 DATA_DIR = ROOT / ".parley" / "test-localstack"
+# The first test to need LocalStack on a new machine installs it (pip, about
+# 500 MB): that install, not the test, may take minutes.
+INSTALL_BUDGET = pytest.mark.timeout(1200)
 
 
 def cached_venv() -> Path:

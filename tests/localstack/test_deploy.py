@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
 from parley_dev.deploy import Deployer, DeployResult, localstack_parameters
 from parley_dev.localstack import DATABASE_SECRET_NAME, client, ensure_secret
+from parley_dev.services import free_port
 from tests.deploy.conftest import TEMPLATE_PATH
+from tests.foundation.test_cli import CLI, ROOT, _env
+from tests.localstack.conftest import INSTALL_BUDGET
 
-pytestmark = pytest.mark.localstack
+pytestmark = [pytest.mark.localstack, INSTALL_BUDGET]
 
 
 @pytest.fixture(scope="module")
@@ -92,3 +97,36 @@ def test_a_changed_parameter_is_deployed_as_an_update(localstack, database_secre
     policies_after = {p["PolicyName"] for p in iam.list_policies(Scope="Local")["Policies"]}
     (removed,) = policies_before - policies_after
     assert removed.startswith("parley-update-DatabaseSecretReadPolicy-")
+
+
+def run_deploy(endpoint: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, "deploy", "--target", "localstack", *args],
+        cwd=ROOT,
+        env=_env(LOCALSTACK_ENDPOINT=endpoint),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_the_deploy_command_says_what_it_deployed_then_that_nothing_changed(
+    localstack, database_secret
+):
+    first = run_deploy(localstack, "--stack-name", "parley-cli")
+    second = run_deploy(localstack, "--stack-name", "parley-cli")
+
+    assert first.returncode == 0, first.stderr
+    assert "Add JwtSecretReadPolicy (AWS::IAM::ManagedPolicy)" in first.stdout
+    assert "Stack parley-cli: CREATE_COMPLETE" in first.stdout
+    assert second.returncode == 0, second.stderr
+    assert "No change: stack parley-cli stays CREATE_COMPLETE" in second.stdout
+
+
+def test_the_deploy_command_without_a_localstack_says_how_to_start_one():
+    result = run_deploy(f"http://127.0.0.1:{free_port()}")
+
+    assert result.returncode == 1
+    assert "no LocalStack answers" in result.stderr
+    assert "make run AWS=localstack" in result.stderr

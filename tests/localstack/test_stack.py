@@ -17,8 +17,9 @@ from parley_dev.localstack import DATABASE_SECRET_NAME, client, ensure_secret, s
 from parley_dev.services import free_port
 from tests.conftest import reset_clients
 from tests.foundation.test_cli import CLI, ROOT, _env
+from tests.localstack.conftest import INSTALL_BUDGET
 
-pytestmark = pytest.mark.localstack
+pytestmark = [pytest.mark.localstack, INSTALL_BUDGET]
 
 UP_WAIT_SECONDS = 120
 
