@@ -46,6 +46,7 @@ import uuid
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
+from socket import create_connection
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -420,6 +421,18 @@ def serve_floor(port: int) -> None:
 # --- stack, processes --------------------------------------------------------------
 
 
+def wait_listening(port: int, process: subprocess.Popen, timeout: float = 60) -> None:
+    """Until the floor accepts connections (it starts slowly on a busy machine)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"the floor exited with {process.returncode}")
+        with contextlib.suppress(OSError), create_connection(("127.0.0.1", port), 1):
+            return
+        time.sleep(0.2)
+    raise SystemExit("the floor did not start listening")
+
+
 def wait_healthy(base_url: str, process: subprocess.Popen | None, timeout: float = 300) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -571,7 +584,7 @@ def main() -> None:
                     [sys.executable, __file__, "--serve-floor", str(floor_port)],
                     env=os.environ.copy(),
                 )
-                time.sleep(2)
+                wait_listening(floor_port, floor)
                 tally = asyncio.run(run_load(Floor(floor_port), teams, args.duration))
                 results["floor"] = summarize(tally)
                 print(f"[floor] {json.dumps(results['floor'])}", flush=True)

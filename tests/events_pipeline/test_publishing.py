@@ -59,6 +59,33 @@ def test_a_committed_event_is_published_at_once_with_its_headers() -> None:
         assert pending_events(session) == []
 
 
+def test_a_unit_of_works_transactions_publish_their_events_in_order_at_commit() -> None:
+    from parley.db.session import unit_of_work
+
+    user_id = uuid.uuid4()
+    data = {"userId": str(user_id)}
+    with unit_of_work() as work:
+        first = emit(work.session, catalog.USER_LOGGED_IN, user_id, data)
+
+        def follow_up() -> None:
+            # Its key still owes the first event (on the wire, not yet marked):
+            # it is this unit's own, so the second goes out behind it at once.
+            with work.transaction() as session:
+                emit(session, catalog.USER_LOGGED_IN, user_id, data)
+
+        work.after_commit(follow_up)
+
+    second = [e for e in all_events_of(user_id) if e != str(first.id)]
+    assert ids_on(catalog.USER_LOGGED_IN, user_id) == [str(first.id), *second]
+    with session_scope() as session:
+        assert pending_events(session) == []
+
+
+def all_events_of(key: uuid.UUID) -> list[str]:
+    with session_scope() as session:
+        return [str(e.id) for e in all_events(session) if e.key == str(key)]
+
+
 def test_the_relay_publishes_what_commits_left_oldest_first() -> None:
     # Given events committed while publishing at commit is paused
     publisher.pause_publishing(60)

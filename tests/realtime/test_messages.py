@@ -350,24 +350,22 @@ def test_a_send_holds_one_database_connection_from_start_to_end(world: World) ->
     assert most[0] == 1
 
 
-def test_frames_leave_before_the_events_go_to_the_broker(
-    world: World, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_frames_never_wait_for_the_broker(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     from parley.events import publisher
 
     alice = world.online(world.alice)
     bob = world.online(world.bob)
-    posts_at_publish: list[int] = []
-    publish = publisher.publish_committed
+    posts_at_wait: list[int] = []
+    wait = publisher.wait
 
-    def publishing(bind, envelopes):
-        posts_at_publish.append(len(world.recorder.posts))
-        return publish(bind, envelopes)
+    def waiting(producer, rows, delivery, timeout):
+        posts_at_wait.append(len(world.recorder.posts))
+        return wait(producer, rows, delivery, timeout)
 
-    monkeypatch.setattr(publisher, "publish_committed", publishing)
+    monkeypatch.setattr(publisher, "wait", waiting)
     ack = alice.send("message", {"chatId": str(world.group), "body": "frames first"})
 
-    # Bob's frame and alice's DELIVERED went out before the one publish of the send's events
+    # Bob's frame and alice's DELIVERED went out before the one wait for the broker
     assert [f["data"]["id"] for f in bob.frames("message")] == [ack["message"]["id"]]
     assert alice.frames("message:status")
-    assert posts_at_publish == [len(world.recorder.posts)]
+    assert posts_at_wait == [len(world.recorder.posts)]

@@ -145,7 +145,7 @@ class UnitOfWork:
         self.session = self._new_session()
         self._outcomes: list[Any] = []
         self._after_commit: list[AfterCommit] = []
-        self._committed_events: list[Any] = []
+        self._publishing: Any = None
         self._in_transaction = False
         self._open_session = self.session
 
@@ -196,8 +196,11 @@ class UnitOfWork:
         self._open_session = session
         try:
             yield
+            events = session.info.pop(PENDING_EVENTS, [])
+            keys_owing = self._publisher().keys_owing(session, events) if events else None
             session.commit()
-            self._committed_events.extend(session.info.pop(PENDING_EVENTS, ()))
+            if events:
+                self._publisher().committed(events, keys_owing)
         except BaseException:
             session.rollback()
             raise
@@ -224,11 +227,16 @@ class UnitOfWork:
                 self._safely(lambda outcome=outcome: self.notifier(self, outcome))
         for step in self._after_commit:
             self._safely(step)
-        if self._committed_events:
-            from parley.events.publisher import publish_committed
+        if self._publishing is not None:
+            self._publishing.finish(self.connection)
 
-            events, self._committed_events = self._committed_events, []
-            publish_committed(self.connection, events)
+    def _publisher(self) -> Any:
+        if self._publishing is None:
+            # Imported here: the events package builds on this module.
+            from parley.events.publisher import CommitPublishing
+
+            self._publishing = CommitPublishing()
+        return self._publishing
 
     @staticmethod
     def _safely(step: AfterCommit) -> None:

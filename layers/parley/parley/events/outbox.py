@@ -168,18 +168,50 @@ def _without_keys_held_elsewhere(
     return [row for row in claimed if row.key not in blocked]
 
 
-def mark_published(connection: Connection, ids: Sequence[int]) -> None:
-    if ids:
+def row_of(envelope: Envelope) -> OutboxRow:
+    """The row `emit` wrote for `envelope`, from memory (its id is the table's business)."""
+    return OutboxRow(0, envelope.id, envelope.type, envelope.key, envelope.to_json())
+
+
+def keys_owing(
+    session_or_connection: Session | Connection, keys: Iterable[str], own: Sequence[uuid.UUID]
+) -> set[str]:
+    """Of `keys`, those with unpublished rows other than the `own` events."""
+    keys = sorted(set(keys))
+    if not keys:
+        return set()
+    rows = session_or_connection.execute(
+        select(outbox.c.key)
+        .distinct()
+        .where(
+            outbox.c.published_at.is_(None),
+            outbox.c.key.in_(keys),
+            outbox.c.event_id.not_in(own),
+        )
+    )
+    return {key for (key,) in rows}
+
+
+def mark_published(connection: Connection, event_ids: Sequence[uuid.UUID | str]) -> None:
+    if event_ids:
         connection.execute(
-            update(outbox).where(outbox.c.id.in_(ids)).values(published_at=func.now())
+            update(outbox)
+            .where(outbox.c.event_id.in_(_uuids(event_ids)), outbox.c.published_at.is_(None))
+            .values(published_at=func.now())
         )
 
 
-def mark_failed(connection: Connection, ids: Sequence[int]) -> None:
-    if ids:
+def mark_failed(connection: Connection, event_ids: Sequence[uuid.UUID | str]) -> None:
+    if event_ids:
         connection.execute(
-            update(outbox).where(outbox.c.id.in_(ids)).values(attempts=outbox.c.attempts + 1)
+            update(outbox)
+            .where(outbox.c.event_id.in_(_uuids(event_ids)))
+            .values(attempts=outbox.c.attempts + 1)
         )
+
+
+def _uuids(event_ids: Sequence[uuid.UUID | str]) -> list[uuid.UUID]:
+    return [e if isinstance(e, uuid.UUID) else uuid.UUID(e) for e in event_ids]
 
 
 def unpublished_count(connection: Connection) -> int:

@@ -1,13 +1,26 @@
-"""Producing outbox rows to Kafka: at once after commit, and for the relay.
+"""Producing outbox rows to Kafka: as a unit of work commits, and for the relay.
 
 The message key is the envelope key, the value the envelope JSON, and the
 headers carry `type`, `version` and `id`, so a consumer can route or drop a
 record without parsing it.
 
-Publishing at commit is best effort and bounded: a broker that is down costs
-one request at most `kafka_flush_timeout_seconds`, then commits skip
-publishing for `outbox_publish_backoff_seconds` and the relay takes over.
-It never raises: the change is committed, and its event is safe in the table.
+Publishing at commit (`CommitPublishing`, one per unit of work) is best
+effort and bounded. A committed event whose key owes nothing older goes to
+the producer at once, from memory: no claim, no lock, so the broker's round
+trip overlaps the frames and the rest of the invocation, and only the end of
+the unit waits for the acknowledgements, then marks the rows published in one
+statement. An event whose key has older unpublished rows takes the careful
+path instead: it claims them with `FOR UPDATE SKIP LOCKED` and publishes them
+in order, or leaves them to the relay. A broker that is down costs one unit at
+most `kafka_flush_timeout_seconds`; then commits skip publishing for
+`outbox_publish_backoff_seconds` and the relay takes over. Nothing here
+raises: the change is committed, and its event is safe in the table.
+
+Rows are identified by their event id everywhere here. A row published at
+commit is not locked while it is on the wire, so a relay or another commit
+may publish it too: the copy carries the same id (consumers are idempotent on
+it), and a key's order holds, since whoever publishes a row publishes every
+older unpublished row of its key first.
 """
 
 from __future__ import annotations
@@ -15,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -35,24 +49,26 @@ AT_COMMIT_CAP = 100
 
 _paused_until = 0.0
 # Rows handed to a producer that has not reported on them yet (a flush timed
-# out with them on the wire), by row id, with that producer. They are not
+# out with them on the wire), by event id (as text: see `send`), with that producer. They are not
 # produced again while it may still deliver them: an outage would otherwise
 # put one copy on the wire per relay run.
-_in_flight: dict[int, Producer] = {}
+_in_flight: dict[str, Producer] = {}
 # Rows whose acknowledgement arrived after their flush had given up.
-_acked_late: set[int] = set()
+_acked_late: set[str] = set()
 # The producer that has had an acknowledgement already (a warm one).
 _warm_producer: Producer | None = None
 
 
 @dataclass
 class Delivery:
-    """What the broker acknowledged and what it did not, by outbox row id."""
+    """What the broker acknowledged and what it did not, by event id (as text)."""
 
-    acked: list[int] = field(default_factory=list)
-    failed: dict[int, str] = field(default_factory=dict)
+    acked: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
     # The producer answered an error it cannot recover from: it must be replaced.
     producer_failed: bool = False
+    # Set once the caller stopped waiting: later reports go to `_acked_late`.
+    closed: bool = False
 
     @property
     def complete(self) -> bool:
@@ -77,19 +93,31 @@ def produce(producer: Producer, rows: Sequence[outbox.OutboxRow], timeout: float
     sequence) is discarded, and the next call gets a fresh one.
     """
     delivery = Delivery()
-    returned = False
+    send(producer, rows, delivery)
+    wait(producer, rows, delivery, timeout)
+    return delivery
 
-    def on_delivery(row_id: int):
+
+def send(producer: Producer, rows: Sequence[outbox.OutboxRow], delivery: Delivery) -> None:
+    """Hand rows to the producer, in order, without waiting for the broker.
+
+    Event ids are handled as text here: librdkafka runs the reports inside
+    flush(), and after a fatal error it may run one with a Python error still
+    pending, which anything hashed in Python code (a UUID) turns into a
+    SystemError.
+    """
+
+    def on_delivery(event_id: str):
         def report(error: KafkaError | None, _message: Message) -> None:
-            _in_flight.pop(row_id, None)
-            if returned:  # a late report: the row is still unpublished in the table
+            _in_flight.pop(event_id, None)
+            if delivery.closed:  # a late report: the row is still unpublished in the table
                 if error is None:
-                    _acked_late.add(row_id)
+                    _acked_late.add(event_id)
                 return
             if error is None:
-                delivery.acked.append(row_id)
+                delivery.acked.append(event_id)
             else:
-                delivery.failed[row_id] = str(error)
+                delivery.failed[event_id] = str(error)
                 delivery.producer_failed |= is_fatal(error)
 
         return report
@@ -100,14 +128,15 @@ def produce(producer: Producer, rows: Sequence[outbox.OutboxRow], timeout: float
         _acked_late.clear()
     waiting_keys: set[str] = set()
     for index, row in enumerate(rows):
-        if row.id in _acked_late:
-            _acked_late.discard(row.id)
-            delivery.acked.append(row.id)
+        event_id = str(row.event_id)
+        if event_id in _acked_late:
+            _acked_late.discard(event_id)
+            delivery.acked.append(event_id)
             continue
-        if _in_flight.get(row.id) is producer or row.key in waiting_keys:
+        if _in_flight.get(event_id) is producer or row.key in waiting_keys:
             # Still on the wire from an earlier attempt; its key waits behind it.
             waiting_keys.add(row.key)
-            delivery.failed[row.id] = "still in flight from an earlier attempt"
+            delivery.failed[event_id] = "still in flight from an earlier attempt"
             continue
         try:
             producer.produce(
@@ -115,17 +144,23 @@ def produce(producer: Producer, rows: Sequence[outbox.OutboxRow], timeout: float
                 key=row.key.encode(),
                 value=json.dumps(row.payload, separators=(",", ":")).encode(),
                 headers=headers_for(row.payload),
-                on_delivery=on_delivery(row.id),
+                on_delivery=on_delivery(event_id),
             )
-            _in_flight[row.id] = producer
+            _in_flight[event_id] = producer
         except (BufferError, KafkaException) as exc:
             # The local queue is full or the producer is unusable: the rest of
             # the rows wait, in order, for the next attempt.
             for rest in rows[index:]:
-                delivery.failed[rest.id] = str(exc)
+                delivery.failed[str(rest.event_id)] = str(exc)
             if isinstance(exc, KafkaException) and isinstance(exc.args[0], KafkaError):
                 delivery.producer_failed |= is_fatal(exc.args[0])
             break
+
+
+def wait(
+    producer: Producer, rows: Sequence[outbox.OutboxRow], delivery: Delivery, timeout: float
+) -> None:
+    """Wait up to `timeout` for the reports on `rows`; what has none by then failed."""
     try:
         if producer.flush(timeout) > 0:
             producer.purge(in_queue=True, in_flight=False)
@@ -134,36 +169,122 @@ def produce(producer: Producer, rows: Sequence[outbox.OutboxRow], timeout: float
         # A fatal error surfaces here too; what had no report counts as failed below.
         error = exc.args[0]
         delivery.producer_failed |= not isinstance(error, KafkaError) or is_fatal(error)
-    returned = True
+    delivery.closed = True
     if delivery.producer_failed:
         discard_producer()
-        for row_id in [i for i, p in _in_flight.items() if p is producer]:
-            del _in_flight[row_id]
+        for event_id in [i for i, p in _in_flight.items() if p is producer]:
+            del _in_flight[event_id]
     answered = set(delivery.acked) | set(delivery.failed)
     for row in rows:
-        if row.id not in answered:
-            delivery.failed[row.id] = "no acknowledgement before the flush timeout"
-    return delivery
+        if str(row.event_id) not in answered:
+            delivery.failed[str(row.event_id)] = "no acknowledgement before the flush timeout"
+
+
+def _flush_timeout(producer: Producer) -> float:
+    settings = get_settings()
+    if producer is _warm_producer:
+        return settings.kafka_flush_timeout_seconds
+    return max(settings.kafka_flush_timeout_seconds, settings.kafka_first_flush_timeout_seconds)
+
+
+def _settle(delivery: Delivery, producer: Producer) -> None:
+    """After a publish at commit: remember a warm producer, or pause after a failure."""
+    global _paused_until, _warm_producer
+    if delivery.acked:
+        _warm_producer = producer
+    if not delivery.complete:
+        logger.warning(
+            "broker did not acknowledge events at commit; the relay will publish them",
+            extra={"failed": len(delivery.failed), "error": next(iter(delivery.failed.values()))},
+        )
+        _paused_until = time.monotonic() + get_settings().outbox_publish_backoff_seconds
+
+
+def publishing_paused() -> bool:
+    return time.monotonic() < _paused_until
+
+
+def _pause_after(exc: Exception) -> None:
+    global _paused_until
+    logger.warning("publishing at commit failed; the relay will publish", exc_info=exc)
+    _paused_until = time.monotonic() + get_settings().outbox_publish_backoff_seconds
+
+
+class CommitPublishing:
+    """What one unit of work owes the broker, from its first commit to its end.
+
+    `committed` runs as each of the unit's transactions commits; `finish`,
+    once, at the end of the unit, after every frame has left.
+    """
+
+    def __init__(self) -> None:
+        self._producer: Producer | None = None
+        self._sent: list[outbox.OutboxRow] = []
+        self._delivery = Delivery()
+        self._backlogged: list[Envelope] = []
+
+    def own_event_ids(self) -> list[uuid.UUID]:
+        """Events this unit has handed to the producer (unpublished, but not owed by others)."""
+        return [row.event_id for row in self._sent]
+
+    def keys_owing(self, connection: Connection, envelopes: Sequence[Envelope]) -> set[str] | None:
+        """In the committing transaction: keys with older unpublished rows (None: all of them)."""
+        if publishing_paused():
+            return None
+        own = [envelope.id for envelope in envelopes] + self.own_event_ids()
+        return outbox.keys_owing(connection, {envelope.key for envelope in envelopes}, own)
+
+    def committed(self, envelopes: Sequence[Envelope], keys_owing: set[str] | None) -> None:
+        """Produce what just committed; a key that owes older rows waits for `finish`."""
+        if keys_owing is None or publishing_paused():
+            return  # the relay's
+        ready = [envelope for envelope in envelopes if envelope.key not in keys_owing]
+        self._backlogged.extend(envelope for envelope in envelopes if envelope.key in keys_owing)
+        if not ready:
+            return
+        try:
+            if self._producer is None:
+                self._producer = get_producer()
+            rows = [outbox.row_of(envelope) for envelope in ready]
+            send(self._producer, rows, self._delivery)
+            self._sent.extend(rows)
+        except KafkaException as exc:
+            _pause_after(exc)
+
+    def finish(self, connection: Connection) -> None:
+        """Wait for the acknowledgements, mark the rows, then publish the backlogged keys."""
+        if self._sent and self._producer is not None:
+            self._delivery_settled(connection)
+        if self._backlogged and not publishing_paused():
+            publish_committed(connection, self._backlogged)
+
+    def _delivery_settled(self, connection: Connection) -> None:
+        producer, delivery = self._producer, self._delivery
+        wait(producer, self._sent, delivery, _flush_timeout(producer))
+        try:
+            with _connected(connection) as bound:
+                outbox.mark_published(bound, delivery.acked)
+                outbox.mark_failed(bound, list(delivery.failed))
+                bound.commit()
+        except SQLAlchemyError as exc:
+            # Published but not marked: the relay publishes them again (same ids).
+            _pause_after(exc)
+            return
+        _settle(delivery, producer)
 
 
 def publish_committed(bind: Engine | Connection, envelopes: Sequence[Envelope]) -> Delivery | None:
-    """Publish a just-committed transaction's events; never raises.
+    """Publish just-committed events with every older unpublished row of their keys; never raises.
 
     `bind` is the unit of work's connection (not in a transaction), or an engine.
 
     Returns None when it left everything to the relay (paused after a failure,
     a backlog on one of the keys, or the database or broker answered an error).
     """
-    global _paused_until, _warm_producer
-    settings = get_settings()
-    if time.monotonic() < _paused_until:
+    if publishing_paused():
         return None
     producer = get_producer()
-    timeout = (
-        settings.kafka_flush_timeout_seconds
-        if producer is _warm_producer
-        else max(settings.kafka_flush_timeout_seconds, settings.kafka_first_flush_timeout_seconds)
-    )
+    timeout = _flush_timeout(producer)
     try:
         with _connected(bind) as connection:
             rows = outbox.claim_for_keys(
@@ -177,17 +298,9 @@ def publish_committed(bind: Engine | Connection, envelopes: Sequence[Envelope]) 
             outbox.mark_failed(connection, list(delivery.failed))
             connection.commit()
     except (KafkaException, SQLAlchemyError) as exc:
-        logger.warning("publishing at commit failed; the relay will publish", exc_info=exc)
-        _paused_until = time.monotonic() + settings.outbox_publish_backoff_seconds
+        _pause_after(exc)
         return None
-    if delivery.acked:
-        _warm_producer = producer
-    if not delivery.complete:
-        logger.warning(
-            "broker did not acknowledge events at commit; the relay will publish them",
-            extra={"failed": len(delivery.failed), "error": next(iter(delivery.failed.values()))},
-        )
-        _paused_until = time.monotonic() + settings.outbox_publish_backoff_seconds
+    _settle(delivery, producer)
     return delivery
 
 
