@@ -246,3 +246,18 @@ def outbox_types() -> list[str]:
 
     with session_scope() as session:
         return list(session.scalars(select(OutboxEvent.topic).order_by(OutboxEvent.id)))
+
+
+@pytest.fixture
+def settings_env(monkeypatch: pytest.MonkeyPatch):
+    """Set variables for this test only, with the settings read again."""
+    from parley.config import get_settings
+
+    def set_env(**values: object) -> None:
+        for name, value in values.items():
+            monkeypatch.setenv(name, str(value))
+        get_settings.cache_clear()
+
+    yield set_env
+    monkeypatch.undo()
+    get_settings.cache_clear()

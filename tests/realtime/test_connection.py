@@ -271,21 +271,6 @@ def test_a_new_connection_of_an_online_user_leaves_other_connections_alone_when_
     assert first.frames("users:update") == []
 
 
-@pytest.fixture
-def settings_env(monkeypatch: pytest.MonkeyPatch):
-    """Set variables for this test only, with the settings read again."""
-    from parley.config import get_settings
-
-    def set_env(**values: object) -> None:
-        for name, value in values.items():
-            monkeypatch.setenv(name, str(value))
-        get_settings.cache_clear()
-
-    yield set_env
-    monkeypatch.undo()
-    get_settings.cache_clear()
-
-
 def test_a_connection_past_the_per_user_cap_is_refused_with_a_reason(
     world: World, settings_env
 ) -> None:

@@ -65,6 +65,21 @@ class Settings(BaseSettings):
     max_pins_per_chat: int = 50
     edit_window_seconds: int = 48 * 3600
     message_max_chars: int = 4000
+    # Members of one group, creator included: creating, adding and joining past it is refused.
+    group_max_members: int = 1024
+    # A message to more recipients than this is acked once committed; the
+    # fan-out function (consuming message.created) reaches them, in batches.
+    fan_out_inline_max_recipients: int = 200
+    fan_out_batch_size: int = 200
+    # A live frame this late is no longer worth pushing (a first deploy reading
+    # the topic from its start, a long outage): clients find it in history.
+    fan_out_max_age_seconds: float = 300.0
+    # A chat with more members than this is big: one member's typing reaches
+    # the others at most once per `typing_interval_seconds` (its stop is not
+    # pushed: clients let an indicator lapse), its sender hears a message's
+    # aggregate status only, and sharing it alone does not make two users
+    # hear each other's presence.
+    big_chat_members: int = 200
     typing_interval_seconds: float = 2.0
     message_cache_size: int = 100
 

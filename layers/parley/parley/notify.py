@@ -26,6 +26,7 @@ from parley.chat.outcomes import (
     TypingChanged,
 )
 from parley.chat.presence import presence_view, users_went_offline
+from parley.config import get_settings
 from parley.db.session import UnitOfWork, current_unit, unit_of_work
 from parley.observability import logger, metrics
 from parley.protocol.frames import (
@@ -75,17 +76,36 @@ def _sessions_ended(outcome: sessions.SessionsEnded, work: UnitOfWork) -> None:
 
 @_notify.register
 def _posted(outcome: MessagePosted, work: UnitOfWork) -> None:
-    """Fan out to every member's live connections; DELIVERED for each recipient reached."""
-    metrics.add_metric(name="MessagesSent", unit=MetricUnit.Count, value=1)
+    """Fan out to every member's live connections; DELIVERED for each recipient reached.
+
+    A deferred fan-out (a big group) reaches only the sender's other
+    connections here; the fan-out function pushes to the recipients in
+    batches (`fan_out: "batch"`), each connection at most once per message.
+    """
     pusher: Pusher = work.pusher
+    if outcome.fan_out == "deferred":
+        metrics.add_metric(name="MessagesSent", unit=MetricUnit.Count, value=1)
+        sender = uuid.UUID(outcome.view["senderId"])
+        pusher.to_users(
+            {sender}, message_frame(outcome.view), exclude_connection=work.origin_connection
+        )
+        return
+    if outcome.fan_out == "inline":
+        metrics.add_metric(name="MessagesSent", unit=MetricUnit.Count, value=1)
     reached = pusher.to_users(
-        outcome.members, message_frame(outcome.view), exclude_connection=work.origin_connection
+        outcome.members,
+        message_frame(outcome.view),
+        exclude_connection=work.origin_connection,
+        once_per_connection=str(outcome.message_id) if outcome.fan_out == "batch" else None,
     )
     reached_recipients = reached & outcome.recipients
     if not reached_recipients:
         return
     with work.transaction() as session:
         changes = receipts.mark_delivered(session, outcome.message_id, reached_recipients)
+    changes.per_recipient_frames = (
+        outcome.fan_out == "inline" and len(outcome.recipients) <= get_settings().big_chat_members
+    )
     for aggregate in changes.aggregates:
         # The ack is built after this step: it carries the status reached by now.
         outcome.view["status"] = aggregate.status.wire
@@ -155,12 +175,13 @@ def _status(outcome: receipts.StatusChanges, work: UnitOfWork) -> None:
             for connection_id in conns.get(item.sender_id, ())
         ]
 
-    work.pusher.send_each(
-        deliveries(
-            outcome.recipients,
-            lambda c: status_frame(c.message_id, c.chat_id, c.status.wire, user_id=c.user_id),
+    if outcome.per_recipient_frames:
+        work.pusher.send_each(
+            deliveries(
+                outcome.recipients,
+                lambda c: status_frame(c.message_id, c.chat_id, c.status.wire, user_id=c.user_id),
+            )
         )
-    )
     work.pusher.send_each(
         deliveries(
             outcome.aggregates, lambda a: status_frame(a.message_id, a.chat_id, a.status.wire)

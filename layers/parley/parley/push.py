@@ -227,8 +227,16 @@ class Pusher:
         frame: Mapping[str, Any],
         *,
         exclude_connection: str | None = None,
+        once_per_connection: str | None = None,
     ) -> set[uuid.UUID]:
-        """Push to every live connection of these users; the users reached."""
+        """Push to every live connection of these users; the users reached.
+
+        With `once_per_connection` (a key, such as a message id), a connection
+        that this key's frame already reached is not pushed again, and counts
+        as reached: a retried fan-out neither pushes twice nor forgets whom
+        it reached. (Only a crash between a push and its record could push
+        twice; the record follows each batch at once.)
+        """
         by_user = connections.of_users(user_ids)
         targets = {
             connection_id: user_id
@@ -236,8 +244,13 @@ class Pusher:
             for connection_id in conns
             if connection_id != exclude_connection
         }
-        result = self.fan_out(targets, frame)
-        return {targets[connection_id] for connection_id in result.delivered}
+        earlier: set[str] = set()
+        if once_per_connection is not None:
+            earlier = connections.already_pushed(once_per_connection, targets)
+        result = self.fan_out((c for c in targets if c not in earlier), frame)
+        if once_per_connection is not None:
+            connections.record_pushed(once_per_connection, result.delivered)
+        return {targets[connection_id] for connection_id in result.delivered | earlier}
 
     def close(self, connection_id: str) -> bool:
         """Close a connection (DeleteConnection); False when it was gone or the call failed.

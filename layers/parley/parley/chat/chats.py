@@ -23,6 +23,7 @@ from parley.chat import receipts
 from parley.chat.history import aggregate_statuses, visible_message_view
 from parley.chat.membership import member_ids, require_member
 from parley.chat.views import chat_view, user_view
+from parley.config import get_settings
 from parley.db.models import (
     Chat,
     ChatMember,
@@ -39,8 +40,16 @@ from parley.protocol.errors import BadRequest, Conflict, Forbidden, NotFound
 from parley.stores import presence
 
 GROUP_MIN_MEMBERS = 2
-GROUP_MAX_MEMBERS = 256
+# Users one request may name; the group's own limit is the `group_max_members` setting.
+MEMBER_IDS_PER_REQUEST = 1000
 TITLE_MAX = 128
+
+
+def require_room(members: int, joining: int, *, field: str | None = None) -> None:
+    """Refuse what would take a group past `group_max_members`."""
+    limit = get_settings().group_max_members
+    if members + joining > limit:
+        raise Conflict(f"a group holds at most {limit} members", field=field)
 
 
 @dataclass(frozen=True)
@@ -105,9 +114,10 @@ def create_group(
     if not title:
         raise BadRequest("a group needs a title", field="title")
     members = list(dict.fromkeys([creator_id, *member_ids]))
-    if not GROUP_MIN_MEMBERS <= len(members) <= GROUP_MAX_MEMBERS:
+    limit = get_settings().group_max_members
+    if not GROUP_MIN_MEMBERS <= len(members) <= limit:
         raise BadRequest(
-            f"a group has {GROUP_MIN_MEMBERS}-{GROUP_MAX_MEMBERS} members, creator included",
+            f"a group has {GROUP_MIN_MEMBERS}-{limit} members, creator included",
             field="memberIds",
         )
     _require_users(session, members)
@@ -167,8 +177,7 @@ def add_members(
     _require_users(session, wanted, field="userIds")
     current = set(session.scalars(select(ChatMember.user_id).where(ChatMember.chat_id == chat_id)))
     added = [user_id for user_id in wanted if user_id not in current]
-    if len(current) + len(added) > GROUP_MAX_MEMBERS:
-        raise Conflict(f"a group holds at most {GROUP_MAX_MEMBERS} members", field="userIds")
+    require_room(len(current), len(added), field="userIds")
     for user_id in added:
         session.add(ChatMember(chat_id=chat.id, user_id=user_id, role=MemberRole.MEMBER.value))
     session.flush()

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from parley.chat.chats import MemberChange, member_leaves
+from parley.chat.chats import MemberChange, member_leaves, require_room
 from parley.chat.context import ActionContext
 from parley.chat.membership import member_ids, require_member
 from parley.chat.views import chat_view
@@ -27,6 +27,7 @@ def join_chat(ctx: ActionContext, data: ChatRef) -> dict[str, Any]:
         raise NotFound("chat not found")
     already = ctx.session.get(ChatMember, (chat.id, ctx.user_id))
     if already is None:
+        require_room(len(member_ids(ctx.session, chat.id)), 1)
         ctx.session.add(
             ChatMember(
                 chat_id=chat.id,

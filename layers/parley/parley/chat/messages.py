@@ -183,7 +183,16 @@ def _publish(ctx: ActionContext, members: set[uuid.UUID], message: Message) -> d
         message.chat_id,
         {**view, "recipientIds": sorted(str(user_id) for user_id in recipients)},
     )
-    ctx.tell(MessagePosted(message.id, view, frozenset(members), frozenset(recipients)))
+    inline = len(recipients) <= get_settings().fan_out_inline_max_recipients
+    ctx.tell(
+        MessagePosted(
+            message.id,
+            view,
+            frozenset(members),
+            frozenset(recipients),
+            fan_out="inline" if inline else "deferred",
+        )
+    )
     ctx.after_commit(lambda: typing_indicator.reopen_window(message.chat_id, ctx.user_id))
     ctx.after_commit(lambda: message_cache.put(view))
     return view

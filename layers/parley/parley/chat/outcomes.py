@@ -15,6 +15,11 @@ from datetime import datetime
 from typing import Any, Literal
 
 MessageChange = Literal["message:edited", "message:deleted", "message:pinned", "message:unpinned"]
+# Who pushes a new message to its recipients: the invocation that stored it
+# ("inline"), or, past `fan_out_inline_max_recipients`, the fan-out function,
+# which pushes a batch of recipients at a time ("batch") while the sending
+# invocation only tells the sender's other connections ("deferred").
+FanOut = Literal["inline", "deferred", "batch"]
 
 
 @dataclass(frozen=True)
@@ -30,6 +35,7 @@ class MessagePosted:
     view: dict[str, Any]
     members: frozenset[uuid.UUID]
     recipients: frozenset[uuid.UUID]
+    fan_out: FanOut = "inline"
 
 
 @dataclass(frozen=True)

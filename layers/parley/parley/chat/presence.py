@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from parley.chat.context import ActionContext, Listing
@@ -42,6 +42,30 @@ def contacts_of(session: Session, user_id: uuid.UUID) -> set[uuid.UUID]:
         session.scalars(
             select(ChatMember.user_id)
             .where(ChatMember.chat_id.in_(my_chats), ChatMember.user_id != user_id)
+            .distinct()
+        )
+    )
+
+
+def presence_audience(session: Session, user_id: uuid.UUID) -> set[uuid.UUID]:
+    """Who hears `user_id` come and go: those sharing a chat of at most `big_chat_members`.
+
+    Sharing only big groups is not enough: a mass reconnect of a 1,000-member
+    group would otherwise cost a million pushes. Those members still see the
+    presence through `users:list`.
+    """
+    limit = get_settings().big_chat_members
+    my_chats = select(ChatMember.chat_id).where(ChatMember.user_id == user_id)
+    small_chats = (
+        select(ChatMember.chat_id)
+        .where(ChatMember.chat_id.in_(my_chats))
+        .group_by(ChatMember.chat_id)
+        .having(func.count() <= limit)
+    )
+    return set(
+        session.scalars(
+            select(ChatMember.user_id)
+            .where(ChatMember.chat_id.in_(small_chats), ChatMember.user_id != user_id)
             .distinct()
         )
     )
@@ -76,8 +100,8 @@ def open_session(work: UnitOfWork, connection: connections.Connection) -> None:
         presence.mark_online(user_id)
         at = datetime.now(UTC)
         emit(work.session, USER_ONLINE, user_id, {"userId": str(user_id), "at": at.isoformat()})
-        contacts = frozenset(contacts_of(work.session, user_id))
-        work.record(PresenceChanged(user_id, True, None, contacts))
+        audience = frozenset(presence_audience(work.session, user_id))
+        work.record(PresenceChanged(user_id, True, None, audience))
         return
     # The user has other live connections: they can take what queued right away.
     others = connections.of_users([user_id]).get(user_id, set())
@@ -107,9 +131,9 @@ def users_went_offline(work: UnitOfWork, user_ids: Iterable[uuid.UUID]) -> None:
                 user_id,
                 {"userId": str(user_id), "lastSeenAt": at.isoformat()},
             )
-            contacts = frozenset(contacts_of(session, user_id))
+            audience = frozenset(presence_audience(session, user_id))
         logger.info("user offline", extra={"offlineUserId": str(user_id)})
-        work.record(PresenceChanged(user_id, False, at, contacts))
+        work.record(PresenceChanged(user_id, False, at, audience))
 
 
 def deliver_queued(work: UnitOfWork, user_id: uuid.UUID, connection_ids: Iterable[str]) -> None:

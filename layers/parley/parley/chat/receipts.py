@@ -49,6 +49,8 @@ class AggregateChange:
 class StatusChanges:
     recipients: list[RecipientChange] = field(default_factory=list)
     aggregates: list[AggregateChange] = field(default_factory=list)
+    # A big group's sender hears the aggregate only; per recipient, it asks.
+    per_recipient_frames: bool = True
 
     def extend(self, other: StatusChanges) -> None:
         self.recipients.extend(other.recipients)

@@ -146,6 +146,8 @@ class UnitOfWork:
         self._outcomes: list[Any] = []
         self._after_commit: list[AfterCommit] = []
         self._publishing: Any = None
+        # After-commit steps (and notifications) that raised: logged, counted.
+        self.failures = 0
         self._in_transaction = False
         self._open_session = self.session
 
@@ -238,12 +240,12 @@ class UnitOfWork:
             self._publishing = CommitPublishing()
         return self._publishing
 
-    @staticmethod
-    def _safely(step: AfterCommit) -> None:
+    def _safely(self, step: AfterCommit) -> None:
         # The change is committed: a failed push must not turn it into an error.
         try:
             step()
         except Exception:
+            self.failures += 1
             logger.exception("after-commit step failed")
 
 

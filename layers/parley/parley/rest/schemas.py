@@ -15,7 +15,7 @@ from parley.accounts.service import (
     USERNAME_MAX,
     USERNAME_MIN,
 )
-from parley.chat.chats import GROUP_MAX_MEMBERS, TITLE_MAX
+from parley.chat.chats import MEMBER_IDS_PER_REQUEST, TITLE_MAX
 from parley.protocol.frames import storable_text
 
 
@@ -92,17 +92,20 @@ class ProfilePatch(ApiModel):
     )
 
 
+UserIds = Annotated[list[uuid.UUID], Field(min_length=1, max_length=MEMBER_IDS_PER_REQUEST)]
+
+
 class CreateChatIn(ApiModel):
     type: Literal["direct", "group"]
-    member_ids: Annotated[list[uuid.UUID], Field(min_length=1, max_length=GROUP_MAX_MEMBERS)] = (
-        Field(description="Direct: the one other user. Group: members besides the creator.")
+    member_ids: UserIds = Field(
+        description="Direct: the one other user. Group: members besides the creator."
     )
     title: Title | None = Field(default=None, description="Required for a group")
     is_public: bool = Field(default=False, description="Groups only")
 
 
 class AddMembersIn(ApiModel):
-    user_ids: Annotated[list[uuid.UUID], Field(min_length=1, max_length=GROUP_MAX_MEMBERS)]
+    user_ids: UserIds
 
 
 # Responses

@@ -217,3 +217,33 @@ def sessions_of(user_id: uuid.UUID) -> dict[str, str | None]:
     for connection_id in ids:
         pipe.hget(_conn_key(connection_id), "sessionId")
     return {cid: sid or None for cid, sid in zip(ids, pipe.execute(), strict=True)}
+
+
+# --- fan-out in batches: which connections a frame already reached ------------
+
+# Long enough for any retry of the fan-out function (its event source retries
+# for minutes, not days).
+_PUSHED_TTL_SECONDS = 24 * 3600
+
+
+def _pushed_key(key: str) -> str:
+    return f"pushed:{key}"
+
+
+def already_pushed(key: str, connection_ids: Iterable[str]) -> set[str]:
+    """Of these connections, those `record_pushed` recorded for `key`."""
+    ids = list(connection_ids)
+    if not ids:
+        return set()
+    found = get_redis().smismember(_pushed_key(key), ids)
+    return {connection_id for connection_id, seen in zip(ids, found, strict=True) if seen}
+
+
+def record_pushed(key: str, connection_ids: Iterable[str]) -> None:
+    ids = list(connection_ids)
+    if not ids:
+        return
+    pipe = get_redis().pipeline()
+    pipe.sadd(_pushed_key(key), *ids)
+    pipe.expire(_pushed_key(key), _PUSHED_TTL_SECONDS)
+    pipe.execute()

@@ -30,7 +30,7 @@ from parley.events.models import DeadLetter
 from parley.events.outbox import emit
 from parley.observability import logger
 
-Apply = Callable[[Session, Envelope], None]
+Apply = Callable[[Session | None, Envelope], None]
 
 # Values are envelope JSON; keys stay plain text (the default deserializer).
 ENVELOPE_JSON = SchemaConfig(value_schema_type="JSON")
@@ -43,6 +43,10 @@ class Consumer:
     name: str
     topics: frozenset[str]
     apply: Apply
+    # `apply` opens units of work of its own (it pushes to live connections,
+    # batch by batch) and is idempotent by itself: it gets no session, and no
+    # `processed_events` row is written for it.
+    own_units: bool = False
 
 
 @dataclass
@@ -83,11 +87,14 @@ def handle_record(consumer: Consumer, record: ConsumerRecordRecords, result: Bat
             if envelope.type not in consumer.topics:
                 result.ignored += 1
                 return
-            with session_scope() as session:
-                if not claim(session, consumer.name, envelope.id):
-                    result.duplicates += 1
-                    return
-                consumer.apply(session, envelope)
+            if consumer.own_units:
+                consumer.apply(None, envelope)
+            else:
+                with session_scope() as session:
+                    if not claim(session, consumer.name, envelope.id):
+                        result.duplicates += 1
+                        return
+                    consumer.apply(session, envelope)
             result.processed += 1
             return
         except Exception as exc:  # any failure is retried, then dead-lettered
