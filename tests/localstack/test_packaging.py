@@ -46,7 +46,7 @@ def test_without_api_gateway_the_functions_stay_and_nothing_of_the_apis_does(tem
     assert not [kind for kind in kept.values() if kind.startswith("AWS::ApiGatewayV2::")]
     assert "AWS::Lambda::Permission" not in kept.values()
     assert "ConnectionsManagePolicy" not in kept
-    consumers = {"AnalyticsFunction", "AuditFunction", "NotificationsFunction"}
+    consumers = {"AnalyticsFunction", "AuditFunction", "FanOutFunction", "NotificationsFunction"}
     functions = {n for n, kind in everything.items() if kind == "AWS::Serverless::Function"}
     assert {n for n, kind in kept.items() if kind == "AWS::Serverless::Function"} == (
         functions - consumers
@@ -61,6 +61,7 @@ def test_with_the_defaults_only_the_msk_variants_are_left_out(template):
         "AnalyticsMskFunction",
         "AuditMskFunction",
         "DatabaseSecretReadPolicy",
+        "FanOutMskFunction",
         "NotificationsMskFunction",
     ]
 
