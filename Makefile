@@ -15,8 +15,9 @@ $(STAMP): pyproject.toml
 	@$(BIN)/pip install -qq -e '.[dev]'
 	@touch $(STAMP)
 
+# `make run AWS=localstack`: every AWS call goes to LocalStack (README).
 run: $(STAMP)
-	@$(BIN)/parley-dev up
+	@$(BIN)/parley-dev up $(if $(AWS),--aws $(AWS))
 
 test: lint
 	@$(BIN)/parley-dev browser-deps
@@ -31,7 +32,7 @@ lint: $(STAMP)
 	@$(BIN)/ruff format --check --quiet . || { echo "ruff format would change the files above: run $(BIN)/ruff format ."; exit 1; }
 
 services: $(STAMP)
-	@$(BIN)/parley-dev services
+	@$(BIN)/parley-dev services $(if $(AWS),--aws $(AWS))
 
 clean:
 	rm -rf $(VENV) .parley .pytest_cache

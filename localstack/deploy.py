@@ -1,13 +1,16 @@
-"""Build and deploy template.yaml on LocalStack, the same template as on AWS.
+"""Build template.yaml and deploy it, functions and all, on the compose file's LocalStack.
 
-    pip install aws-sam-cli-local awscli-local      # samlocal and awslocal
     docker compose -f localstack/docker-compose.yml up -d
-    python localstack/deploy.py                      # free edition
-    python localstack/deploy.py --edition pro --subnet-ids subnet-1 --security-group-ids sg-1
-    python localstack/deploy.py --dry-run            # print every call, run none
+    .venv/bin/python localstack/deploy.py            # free edition: no API Gateway v2
+    .venv/bin/python localstack/deploy.py --edition pro --subnet-ids S --security-group-ids G
+    .venv/bin/python localstack/deploy.py --dry-run  # print every call, run none
 
-The free edition gets everything but API Gateway v2 and the Kafka event
-sources (see localstack/README.md); `--edition pro` deploys those too.
+LocalStack runs the functions in Docker containers on the compose network,
+where they reach postgres:5432, redis:6379 and kafka:9092. `sam build`
+(the SAM CLI, not a Parley dependency) puts each function's code and the
+layer's dependencies, for arm64, under .aws-sam/localstack; `parley-dev
+deploy` then deploys that build. Without Docker, use `parley-dev deploy
+--target localstack` alone (see localstack/README.md).
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ import shlex
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,18 +32,18 @@ NETWORK_SERVICES = {
     "RedisUrl": "redis://redis:6379/0",
     "KafkaBootstrapServers": "kafka:9092",
 }
-TOOLS = {"samlocal": "aws-sam-cli-local", "awslocal": "awscli-local"}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--edition", choices=["free", "pro"], default="free")
     parser.add_argument("--stack-name", default="parley")
-    parser.add_argument("--region", default="us-east-1")
     parser.add_argument("--jwt-secret-name", default="parley/jwt-secret")
     parser.add_argument("--subnet-ids", default="", help="pro: subnets of the Kafka event sources")
     parser.add_argument("--security-group-ids", default="", help="pro: their security groups")
-    parser.add_argument("--deploy-id", default=None, help="default: the current time")
+    parser.add_argument(
+        "--deploy-id", default=None, help="any new value migrates even if the code is the same"
+    )
     parser.add_argument("--dry-run", action="store_true", help="print the calls, make none")
     args = parser.parse_args(argv)
     if args.edition == "pro" and not (args.subnet_ids and args.security_group_ids):
@@ -52,76 +54,43 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def parameter_overrides(args: argparse.Namespace) -> list[str]:
-    parameters = {
+def parameters(args: argparse.Namespace) -> dict[str, str]:
+    values = {
         **NETWORK_SERVICES,
         "JwtSecretName": args.jwt_secret_name,
         "LogLevel": "DEBUG",
-        "DeployId": args.deploy_id or str(int(time.time())),
     }
+    if args.deploy_id:
+        values["DeployId"] = args.deploy_id
     if args.edition == "pro":
-        parameters |= {
+        values |= {
+            "ApiGateway": "Enabled",
             "KafkaEventSources": "Enabled",
             "SubnetIds": args.subnet_ids,
             "SecurityGroupIds": args.security_group_ids,
         }
-    else:
-        parameters["KafkaEventSources"] = "Disabled"
-    return [f"{name}={value}" for name, value in parameters.items()]
+    return values
 
 
 def planned_calls(args: argparse.Namespace) -> list[list[str]]:
-    region = ["--region", args.region]
+    deploy = [
+        sys.executable,
+        "-m",
+        "parley_dev.cli",
+        "deploy",
+        "--target",
+        "localstack",
+        "--functions",
+        "--template",
+        f"{BUILD_DIR}/template.yaml",
+        "--stack-name",
+        args.stack_name,
+    ]
+    for name, value in parameters(args).items():
+        deploy += ["--parameter", f"{name}={value}"]
     return [
-        # The init hook made this secret: LocalStack is up and initialised.
-        [
-            "awslocal",
-            "secretsmanager",
-            "describe-secret",
-            "--secret-id",
-            args.jwt_secret_name,
-            *region,
-        ],
-        ["samlocal", "build", "--template-file", "template.yaml", "--build-dir", BUILD_DIR],
-        [
-            "samlocal",
-            "deploy",
-            "--template-file",
-            f"{BUILD_DIR}/template.yaml",
-            "--stack-name",
-            args.stack_name,
-            *region,
-            "--resolve-s3",
-            "--capabilities",
-            "CAPABILITY_IAM",
-            "CAPABILITY_AUTO_EXPAND",
-            "--no-confirm-changeset",
-            "--no-fail-on-empty-changeset",
-            "--parameter-overrides",
-            *parameter_overrides(args),
-        ],
-        [
-            "awslocal",
-            "cloudformation",
-            "describe-stacks",
-            "--stack-name",
-            args.stack_name,
-            *region,
-            "--query",
-            "Stacks[0].Outputs",
-            "--output",
-            "table",
-        ],
-        [
-            "awslocal",
-            "lambda",
-            "list-functions",
-            *region,
-            "--query",
-            "Functions[].FunctionName",
-            "--output",
-            "table",
-        ],
+        ["sam", "build", "--template-file", "template.yaml", "--build-dir", BUILD_DIR],
+        deploy,
     ]
 
 
@@ -132,30 +101,19 @@ def main(argv: list[str] | None = None) -> int:
         for call in calls:
             print("+ " + shlex.join(call))
         return 0
-    missing = [package for tool, package in TOOLS.items() if shutil.which(tool) is None]
-    if missing:
-        print(
-            f"deploy.py needs samlocal and awslocal: pip install {' '.join(missing)}",
-            file=sys.stderr,
-        )
+    if shutil.which("sam") is None:
+        print("deploy.py builds with the SAM CLI: pip install aws-sam-cli", file=sys.stderr)
         return 1
     for call in calls:
         print("+ " + shlex.join(call), flush=True)
         if subprocess.run(call, cwd=ROOT).returncode != 0:
-            if call[1] == "secretsmanager":
-                print(
-                    "LocalStack is not up, or its init hook failed: "
-                    "docker compose -f localstack/docker-compose.yml up -d, "
-                    "then docker compose -f localstack/docker-compose.yml logs localstack",
-                    file=sys.stderr,
-                )
             return 1
     if args.edition == "free":
         print(
             "\nThe free edition has no API Gateway v2: invoke the functions directly, e.g.\n"
-            "  awslocal lambda invoke --function-name <ConnectFunction name> "
-            "--payload fileb://tests/events/<event>.json out.json\n"
-            "or serve them locally behind the dev gateway: make run (see localstack/README.md)"
+            "  awslocal lambda invoke --function-name <RestFunction name> "
+            "--payload fileb://tests/events/http_get_health.json out.json\n"
+            "or serve the same code behind the dev gateway (see localstack/README.md)"
         )
     return 0
 

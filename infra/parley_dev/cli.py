@@ -1,4 +1,4 @@
-"""`parley-dev`: run the stack locally, migrate, create topics, invoke a handler."""
+"""`parley-dev`: run the stack locally, migrate, create topics, invoke a handler, deploy."""
 
 from __future__ import annotations
 
@@ -49,15 +49,23 @@ def _reset_cached_clients() -> None:
     reset_engine()
 
 
-def prepare(data_dir: Path) -> Services:
-    """Services up, schema migrated, topics created: what `up` and `services` share."""
+def prepare(data_dir: Path, aws: str = "local") -> Services:
+    """Services up, schema migrated, topics created: what `up` and `services` share.
+
+    `aws="localstack"`: LocalStack too, every AWS call of the stack goes to it,
+    and the secrets are read from it.
+    """
     apply_local_defaults()
-    ensure_jwt_secret(data_dir)
+    if aws == "local":
+        ensure_jwt_secret(data_dir)
     print("Starting services", flush=True)
-    services = start_services(data_dir, on_step=step)
+    services = start_services(data_dir, on_step=step, aws=aws)
     os.environ.update(services.env())
     _reset_cached_clients()
     try:
+        if services.localstack is not None:
+            _seed_localstack(services, data_dir)
+            _reset_cached_clients()
         print("Migrating PostgreSQL", flush=True)
         from parley.db.migrate import upgrade
 
@@ -80,6 +88,25 @@ def _s3_line(services: Services) -> str:
     from parley.storage import custom_endpoint
 
     return f"{custom_endpoint() or 'AWS'}   (bucket: {services.bucket})"
+
+
+def _seed_localstack(services: Services, data_dir: Path) -> None:
+    """The secrets in LocalStack, and the variables that make the stack read them there."""
+    from parley_dev.localstack import seed
+
+    print("Seeding LocalStack", flush=True)
+    if os.environ.pop("JWT_SECRET", None) is not None:
+        step("JWT_SECRET is ignored: with LocalStack the secret is read from LocalStack")
+    # The value kept in the data directory seeds a LocalStack that has none,
+    # so tokens outlive a restart of LocalStack too.
+    kept: dict[str, str] = {}
+    ensure_jwt_secret(data_dir, kept)
+    assert services.localstack is not None
+    variables = seed(services.localstack.url, services.postgres.url, kept["JWT_SECRET"])
+    os.environ.update(variables)
+    where = "SSM parameter" if variables["JWT_SECRET_NAME"].startswith("/") else "secret"
+    step(f"JWT signing secret: {where} {variables['JWT_SECRET_NAME']}")
+    step(f"database URL: secret {variables['DATABASE_SECRET_ARN']}")
 
 
 def _topics_line(created: int) -> str:
@@ -112,7 +139,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     # are applied, so this value wins over the AWS one.
     os.environ["WEBSOCKET_CONNECTIONS_URL"] = f"http://{host}:{port}/{STAGE}"
     try:
-        services = prepare(_data_dir(args))
+        services = prepare(_data_dir(args), args.aws)
     except ServiceError as exc:
         return fail(str(exc))
     try:
@@ -135,6 +162,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             f"  WebSocket API    ws://{host}:{port}/{STAGE}?token=ACCESS_TOKEN\n"
             f"  @connections     {base}/{STAGE}/@connections/{{connectionId}}\n"
             f"  S3 (attachments) {_s3_line(services)}\n"
+            f"{_localstack_line(services)}"
             "Press Ctrl-C to stop (services stop with it).\n",
             flush=True,
         )
@@ -146,14 +174,24 @@ def cmd_up(args: argparse.Namespace) -> int:
     return 0
 
 
+def _localstack_line(services: Services) -> str:
+    if services.localstack is None:
+        return ""
+    how = "started here" if services.localstack.embedded else "LOCALSTACK_ENDPOINT"
+    return f"  LocalStack       {services.localstack.url}   (every AWS call; {how})\n"
+
+
 def cmd_services(args: argparse.Namespace) -> int:
     try:
-        services = prepare(_data_dir(args))
+        services = prepare(_data_dir(args), args.aws)
     except ServiceError as exc:
         return fail(str(exc))
     stop = _stop_on_signal()
     print("\n# Services are up. In another shell:")
-    for name, value in services.env().items():
+    exported = services.env()
+    if services.localstack is not None:
+        exported |= {name: os.environ[name] for name in ("JWT_SECRET_NAME", "DATABASE_SECRET_ARN")}
+    for name, value in exported.items():
         print(f"export {name}='{value}'")
     print("# Ctrl-C stops them.", flush=True)
     try:
@@ -183,6 +221,16 @@ def cmd_topics(_args: argparse.Namespace) -> int:
     for topic in TOPICS:
         print(f"{topic.name:<24} {'created' if topic.name in created else 'exists'}")
     return 0
+
+
+def add_aws_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--aws",
+        choices=["local", "localstack"],
+        default="local",
+        help="where AWS calls go: local (no AWS service; the default) or localstack "
+        "(LOCALSTACK_ENDPOINT, or LocalStack started here on LOCALSTACK_PORT, default 4566)",
+    )
 
 
 @lru_cache(maxsize=1)
@@ -253,11 +301,17 @@ def build_parser() -> argparse.ArgumentParser:
         default=5.0,
         help="run scheduled functions every N seconds locally (default 5)",
     )
+    add_aws_option(up)
     up.set_defaults(run=cmd_up)
 
     services = sub.add_parser("services", help="start only the services; print exports")
     services.add_argument("--data-dir")
+    add_aws_option(services)
     services.set_defaults(run=cmd_services)
+
+    from parley_dev.deploy import add_parser as add_deploy_parser
+
+    add_deploy_parser(sub)
 
     migrate = sub.add_parser("migrate", help="alembic upgrade (or --downgrade)")
     migrate.add_argument("--revision")

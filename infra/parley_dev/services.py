@@ -2,7 +2,9 @@
 
 Each service starts only when its variable (DATABASE_URL, REDIS_URL,
 KAFKA_BOOTSTRAP_SERVERS; for S3 any of AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL,
-ATTACHMENTS_BUCKET) is unset; a set variable is used as it is. Every
+ATTACHMENTS_BUCKET) is unset; a set variable is used as it is. With
+`aws="localstack"`, LocalStack joins them the same way (LOCALSTACK_ENDPOINT)
+and serves S3 itself. Every
 process is our child and is asked to die with us (PR_SET_PDEATHSIG), so even
 a killed launcher leaves nothing behind.
 """
@@ -59,7 +61,8 @@ class RunningService:
 
 @dataclass
 class Services:
-    """The backing services, embedded or external; S3 holds attachments."""
+    """The backing services, embedded or external (S3 holds attachments), and
+    LocalStack when asked for."""
 
     postgres: RunningService
     redis: RunningService
@@ -67,6 +70,7 @@ class Services:
     _all: list[RunningService] = field(default_factory=list, repr=False)
     s3: RunningService | None = None
     bucket: str = DEFAULT_BUCKET
+    localstack: RunningService | None = None
 
     def env(self) -> dict[str, str]:
         variables = {
@@ -77,6 +81,10 @@ class Services:
         }
         if self.s3 is not None and self.s3.embedded:
             variables["AWS_ENDPOINT_URL_S3"] = self.s3.url
+        if self.localstack is not None:
+            from parley_dev.localstack import aws_environment
+
+            variables |= aws_environment(self.localstack.url)
         return variables
 
     def stop(self) -> None:
@@ -117,6 +125,7 @@ def _spawn(
     log_path: Path,
     stop_signal: int,
     user: str | None = None,
+    env: dict[str, str] | None = None,
 ) -> subprocess.Popen:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = open(log_path, "ab")  # noqa: SIM115 - the child owns it
@@ -128,6 +137,7 @@ def _spawn(
             stdin=subprocess.DEVNULL,
             preexec_fn=_die_with_parent(stop_signal),
             user=user,
+            env=env,
         )
     except OSError as exc:
         raise ServiceError(f"{name} could not start ({exc}); see {log_path}") from exc
@@ -387,8 +397,13 @@ def start_services(
     data_dir: Path,
     environ: dict[str, str] | None = None,
     on_step: Callable[[str], None] = lambda _line: None,
+    aws: str = "local",
 ) -> Services:
-    """Start whatever the environment does not already point at."""
+    """Start whatever the environment does not already point at.
+
+    `aws="localstack"` adds LocalStack: the one at LOCALSTACK_ENDPOINT, or one
+    started on the host (LOCALSTACK_PORT).
+    """
     environ = dict(os.environ if environ is None else environ)
     data_dir.mkdir(parents=True, exist_ok=True)
     started: list[RunningService] = []
@@ -396,6 +411,10 @@ def start_services(
     def take(variable: str, name: str, start: Callable[[Path], RunningService]) -> RunningService:
         if environ.get(variable):
             on_step(f"{name}: using {variable} as set")
+            if variable == "LOCALSTACK_ENDPOINT":
+                from parley_dev.localstack import attach
+
+                return attach(environ[variable])
             return RunningService(name, environ[variable])
         on_step(f"{name}: starting (embedded)")
         service = start(data_dir)
@@ -403,13 +422,24 @@ def start_services(
         on_step(f"{name}: ready at {service.url} (log: {service.log_path})")
         return service
 
+    def start_localstack(data_dir: Path) -> RunningService:
+        from parley_dev.localstack import start_localstack
+
+        return start_localstack(data_dir, environ, on_step)
+
     try:
+        localstack = None
+        if aws == "localstack":
+            localstack = take("LOCALSTACK_ENDPOINT", "LocalStack", start_localstack)
         postgres = take("DATABASE_URL", "PostgreSQL", start_postgres)
         redis = take("REDIS_URL", "Redis", start_redis)
         kafka = take("KAFKA_BOOTSTRAP_SERVERS", "Kafka broker", start_kafka)
         bucket = environ.get("ATTACHMENTS_BUCKET") or DEFAULT_BUCKET
         external = [name for name in S3_VARIABLES if environ.get(name)]
-        if external:
+        if localstack is not None:
+            on_step(f"S3: LocalStack's (bucket {bucket})")
+            s3 = None
+        elif external:
             on_step(f"S3: using {', '.join(external)} as set (bucket {bucket})")
             s3 = None
         else:
@@ -421,7 +451,7 @@ def start_services(
         for service in reversed(started):
             service.stop()
         raise
-    return Services(postgres, redis, kafka, started, s3, bucket)
+    return Services(postgres, redis, kafka, started, s3, bucket, localstack)
 
 
 @contextlib.contextmanager
@@ -429,8 +459,9 @@ def running_services(
     data_dir: Path,
     environ: dict[str, str] | None = None,
     on_step: Callable[[str], None] = lambda _line: None,
+    aws: str = "local",
 ) -> Iterator[Services]:
-    services = start_services(data_dir, environ, on_step)
+    services = start_services(data_dir, environ, on_step, aws)
     try:
         yield services
     finally:

@@ -33,8 +33,8 @@ def printed_calls(output: str) -> list[list[str]]:
     return [shlex.split(line[2:]) for line in lines]
 
 
-def overrides_of(deploy_call: list[str]) -> dict[str, str]:
-    values = deploy_call[deploy_call.index("--parameter-overrides") + 1 :]
+def parameters_of(deploy_call: list[str]) -> dict[str, str]:
+    values = [deploy_call[i + 1] for i, arg in enumerate(deploy_call) if arg == "--parameter"]
     return dict(value.split("=", 1) for value in values)
 
 
@@ -47,47 +47,49 @@ def kafka_topics() -> ModuleType:
     return module
 
 
-def test_dry_run_prints_the_check_the_build_the_deploy_and_the_outputs_in_order():
+def test_dry_run_prints_the_build_then_the_deploy_of_what_it_built():
     result = dry_run("--deploy-id", "1735732800")
 
     assert result.returncode == 0, result.stderr
-    calls = printed_calls(result.stdout)
-    assert [call[:2] for call in calls] == [
-        ["awslocal", "secretsmanager"],
-        ["samlocal", "build"],
-        ["samlocal", "deploy"],
-        ["awslocal", "cloudformation"],
-        ["awslocal", "lambda"],
-    ]
-    build, deploy = calls[1], calls[2]
+    build, deploy = printed_calls(result.stdout)
+    assert build[:2] == ["sam", "build"]
     assert build[build.index("--template-file") + 1] == "template.yaml"
     built = build[build.index("--build-dir") + 1] + "/template.yaml"
-    assert deploy[deploy.index("--template-file") + 1] == built
-    assert {"CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"} <= set(deploy)
+    assert deploy[1:7] == [
+        "-m",
+        "parley_dev.cli",
+        "deploy",
+        "--target",
+        "localstack",
+        "--functions",
+    ]
+    assert deploy[deploy.index("--template") + 1] == built
 
 
-def test_dry_run_for_the_free_edition_deploys_without_kafka_event_sources():
-    deploy = printed_calls(dry_run("--deploy-id", "7").stdout)[2]
+def test_dry_run_for_the_free_edition_deploys_functions_on_the_compose_network():
+    deploy = printed_calls(dry_run("--deploy-id", "7").stdout)[1]
 
-    assert overrides_of(deploy) == {
+    assert parameters_of(deploy) == {
         "DatabaseUrl": "postgresql+psycopg://parley:parley@postgres:5432/parley",
         "RedisUrl": "redis://redis:6379/0",
         "KafkaBootstrapServers": "kafka:9092",
         "JwtSecretName": "parley/jwt-secret",
         "LogLevel": "DEBUG",
         "DeployId": "7",
-        "KafkaEventSources": "Disabled",
     }
 
 
-def test_dry_run_for_the_pro_edition_wires_the_kafka_event_sources_through_the_vpc():
+def test_dry_run_for_the_pro_edition_wires_the_apis_and_the_kafka_event_sources():
     result = dry_run(
         "--edition", "pro", "--subnet-ids", "subnet-a,subnet-b", "--security-group-ids", "sg-1"
     )
 
-    overrides = overrides_of(printed_calls(result.stdout)[2])
-    assert overrides["KafkaEventSources"] == "Enabled"
-    assert (overrides["SubnetIds"], overrides["SecurityGroupIds"]) == ("subnet-a,subnet-b", "sg-1")
+    parameters = parameters_of(printed_calls(result.stdout)[1])
+    assert (parameters["ApiGateway"], parameters["KafkaEventSources"]) == ("Enabled", "Enabled")
+    assert (parameters["SubnetIds"], parameters["SecurityGroupIds"]) == (
+        "subnet-a,subnet-b",
+        "sg-1",
+    )
 
 
 def test_the_pro_edition_without_subnets_is_refused_with_the_reason():
@@ -98,12 +100,12 @@ def test_the_pro_edition_without_subnets_is_refused_with_the_reason():
     assert result.stdout == ""
 
 
-def test_every_override_names_a_template_parameter_and_each_value_is_allowed(template):
+def test_every_parameter_names_a_template_parameter_and_each_value_is_allowed(template):
     deploy = printed_calls(
         dry_run("--edition", "pro", "--subnet-ids", "s", "--security-group-ids", "g").stdout
-    )[2]
+    )[1]
 
-    for name, value in overrides_of(deploy).items():
+    for name, value in parameters_of(deploy).items():
         parameter = template["Parameters"][name]
         assert value in parameter.get("AllowedValues", [value]), name
 

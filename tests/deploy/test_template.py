@@ -50,6 +50,8 @@ EXPECTED_PARAMETERS = {
     "KafkaClientConfig",
     "MskClusterArn",
     "KafkaEventSources",
+    "ApiGateway",
+    "Functions",
     "JwtSecretName",
     "AttachmentMaxBytes",
     "AllowedOrigins",
@@ -104,10 +106,14 @@ def aliased_function(reference: str) -> str:
     return function
 
 
-def routes_by_key(template: dict[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:
+def routes_by_key(
+    template: dict[str, Any], api: str = "WebSocketApi"
+) -> dict[str, tuple[str, dict[str, Any]]]:
+    """The routes of one API (the WebSocket API unless told), by route key."""
     return {
         r["Properties"]["RouteKey"]: (name, r)
         for name, r in resources_of_type(template, "AWS::ApiGatewayV2::Route").items()
+        if r["Properties"]["ApiId"] == {"Ref": api}
     }
 
 
@@ -153,9 +159,7 @@ def test_sam_translator_transforms_the_template_without_error(template, monkeypa
     kinds = [r["Type"] for r in output["Resources"].values()]
     assert not [k for k in kinds if k.startswith("AWS::Serverless::")]
     assert kinds.count("AWS::Lambda::Function") == len(functions(template))
-    assert kinds.count("AWS::ApiGatewayV2::Route") == len(WIRE_ACTIONS)
-    # The HTTP API's route lives in the OpenAPI body SAM writes.
-    assert "/api/{proxy+}" in output["Resources"]["HttpApi"]["Properties"]["Body"]["paths"]
+    assert kinds.count("AWS::ApiGatewayV2::Route") == len(WIRE_ACTIONS) + 1  # and the REST one
     mappings = resources_of_type(output, "AWS::Lambda::EventSourceMapping")
     assert {m["Condition"] for m in mappings.values()} == {"UseMsk", "UseSelfManagedKafka"}
 
@@ -242,7 +246,9 @@ def test_every_function_reads_only_the_shared_least_privilege_policies(template)
         for policy in resource["Properties"].get("Policies", []):
             if "Fn::If" in policy:
                 condition, chosen, otherwise = policy["Fn::If"]
-                assert (condition, otherwise) == ("HasDatabaseSecret", {"Ref": "AWS::NoValue"})
+                assert otherwise == {"Ref": "AWS::NoValue"}
+                # Each conditional policy exists exactly when its condition holds.
+                assert template["Resources"][chosen["Ref"]]["Condition"] == condition
                 policy = chosen
             assert policy["Ref"] in allowed, (name, policy)
 
@@ -310,8 +316,8 @@ def test_api_gateway_may_invoke_every_websocket_function(template):
 
 
 def test_the_websocket_api_selects_routes_by_action_on_an_auto_deployed_stage(template):
-    (api,) = resources_of_type(template, "AWS::ApiGatewayV2::Api").values()
-    (stage,) = resources_of_type(template, "AWS::ApiGatewayV2::Stage").values()
+    api = template["Resources"]["WebSocketApi"]
+    stage = template["Resources"]["WebSocketStage"]
 
     assert api["Properties"]["ProtocolType"] == "WEBSOCKET"
     assert api["Properties"]["RouteSelectionExpression"] == "$request.body.action"
@@ -320,12 +326,17 @@ def test_the_websocket_api_selects_routes_by_action_on_an_auto_deployed_stage(te
 
 
 def test_the_rest_function_serves_the_http_api_under_api(template):
-    rest = template["Resources"]["RestFunction"]["Properties"]
-    (event,) = rest["Events"].values()
+    (_name, route) = routes_by_key(template, api="HttpApi")["ANY /api/{proxy+}"]
+    integration = template["Resources"][sub_reference(route["Properties"]["Target"])]
+    permission = template["Resources"]["RestPermission"]["Properties"]
 
-    assert event["Type"] == "HttpApi"
-    assert event["Properties"]["Path"] == "/api/{proxy+}"
-    assert event["Properties"]["Method"] == "ANY"
+    assert integration["Properties"]["PayloadFormatVersion"] == "2.0"
+    assert aliased_function(sub_reference(integration["Properties"]["IntegrationUri"])) == (
+        "RestFunction"
+    )
+    assert permission["FunctionName"] == {"Ref": "RestFunctionAliaslive"}
+    assert permission["SourceArn"]["Fn::Sub"].endswith(":${HttpApi}/*/*/api/*")
+    assert template["Resources"]["HttpApiStage"]["Properties"]["StageName"] == "$default"
 
 
 # --- events -------------------------------------------------------------------
