@@ -44,6 +44,17 @@ def policy_statement(endpoint: str, stack_name: str, logical_id: str) -> dict:
     return statement
 
 
+# The attachments bucket and the policies that name it deploy without functions.
+ATTACHMENTS = (
+    "AttachmentsBucket",
+    "AttachmentsBucketPolicy",
+    "AttachmentsReadPolicy",
+    "AttachmentsUploadPolicy",
+    "AttachmentsLinkPolicy",
+    "AttachmentsExpirePolicy",
+)
+
+
 @pytest.fixture(scope="module")
 def first_deploy(localstack: str, database_secret: str) -> DeployResult:
     return deploy(localstack, "parley")
@@ -54,8 +65,8 @@ def test_the_stack_reaches_create_complete_without_what_the_free_edition_lacks(
 ):
     assert first_deploy.status == "CREATE_COMPLETE"
     assert stack_resources(localstack, "parley") == {
-        "JwtSecretReadPolicy": "CREATE_COMPLETE",
-        "DatabaseSecretReadPolicy": "CREATE_COMPLETE",
+        name: "CREATE_COMPLETE"
+        for name in ("JwtSecretReadPolicy", "DatabaseSecretReadPolicy", *ATTACHMENTS)
     }
     statement = policy_statement(localstack, "parley", "DatabaseSecretReadPolicy")
     assert (statement["Action"], statement["Resource"]) == (
@@ -92,7 +103,7 @@ def test_a_changed_parameter_is_deployed_as_an_update(localstack, database_secre
     assert update.changes == [("Remove", "DatabaseSecretReadPolicy", "AWS::IAM::ManagedPolicy")]
     assert update.status == "UPDATE_COMPLETE"
     assert stack_resources(localstack, "parley-update") == {
-        "JwtSecretReadPolicy": "CREATE_COMPLETE"
+        name: "CREATE_COMPLETE" for name in ("JwtSecretReadPolicy", *ATTACHMENTS)
     }
     policies_after = {p["PolicyName"] for p in iam.list_policies(Scope="Local")["Policies"]}
     (removed,) = policies_before - policies_after

@@ -30,12 +30,19 @@ def kept_types(template: dict[str, Any], **parameters: str) -> dict[str, str]:
     return {name: resource["Type"] for name, resource in kept["Resources"].items()}
 
 
-def test_without_functions_only_the_secret_policies_are_deployed(template):
+def test_without_functions_only_the_policies_and_the_bucket_are_deployed(template):
     kept = kept_types(template, Functions="Disabled", DatabaseSecretArn=SECRET_ARN, **FREE_EDITION)
 
     assert kept == {
         "JwtSecretReadPolicy": "AWS::IAM::ManagedPolicy",
         "DatabaseSecretReadPolicy": "AWS::IAM::ManagedPolicy",
+        # Attachments: the bucket, and the policies the functions would get.
+        "AttachmentsBucket": "AWS::S3::Bucket",
+        "AttachmentsBucketPolicy": "AWS::S3::BucketPolicy",
+        "AttachmentsReadPolicy": "AWS::IAM::ManagedPolicy",
+        "AttachmentsUploadPolicy": "AWS::IAM::ManagedPolicy",
+        "AttachmentsLinkPolicy": "AWS::IAM::ManagedPolicy",
+        "AttachmentsExpirePolicy": "AWS::IAM::ManagedPolicy",
     }
 
 
@@ -69,7 +76,8 @@ def test_with_the_defaults_only_the_msk_variants_are_left_out(template):
 def test_outputs_of_left_out_resources_are_left_out_too(template):
     kept, _ = without_false_conditions(template, {"Functions": "Disabled"})
 
-    assert kept["Outputs"] == {}
+    # Only the bucket's name stays: the bucket does not depend on functions.
+    assert list(kept["Outputs"]) == ["AttachmentsBucketName"]
 
 
 def test_a_directory_zips_to_the_same_bytes_whatever_its_dates_and_bytecode(tmp_path: Path):

@@ -14,10 +14,10 @@ import jwt
 import pytest
 
 from parley_dev.localstack import DATABASE_SECRET_NAME, client, ensure_secret, seed
-from parley_dev.services import free_port
-from tests.conftest import reset_clients
+from parley_dev.services import S3_VARIABLES, free_port
 from tests.foundation.test_cli import CLI, ROOT, _env
 from tests.localstack.conftest import INSTALL_BUDGET
+from tests.support.clients import reset_clients
 
 pytestmark = [pytest.mark.localstack, INSTALL_BUDGET]
 
@@ -56,7 +56,7 @@ def test_the_jwt_secret_is_read_from_localstacks_secrets_manager(
     process = subprocess.Popen(
         [*CLI, "up", "--aws", "localstack", "--port", str(port), "--data-dir", str(tmp_path)],
         cwd=ROOT,
-        env=_env(LOCALSTACK_ENDPOINT=localstack, JWT_SECRET=shell_secret),
+        env=without_s3(_env(LOCALSTACK_ENDPOINT=localstack, JWT_SECRET=shell_secret)),
         stdout=log,
         stderr=subprocess.STDOUT,
     )
@@ -82,6 +82,11 @@ def test_the_jwt_secret_is_read_from_localstacks_secrets_manager(
             with pytest.raises(jwt.InvalidSignatureError):
                 jwt.decode(token, other, algorithms=["HS256"])
 
+        # An attachment uploaded through the app lands in LocalStack's S3.
+        key, content = upload_through_the_app(f"http://127.0.0.1:{port}", token)
+        bucket = client("s3", localstack)
+        assert bucket.get_object(Bucket="parley-attachments", Key=key)["Body"].read() == content
+
         process.send_signal(signal.SIGTERM)
         assert process.wait(60) == 0, log_path.read_text()
         output = log_path.read_text()
@@ -94,6 +99,38 @@ def test_the_jwt_secret_is_read_from_localstacks_secrets_manager(
         process.kill()
         process.wait()
         log.close()
+
+
+def without_s3(env: dict[str, str]) -> dict[str, str]:
+    """The suite's own S3 (its variables) left out: with LocalStack, S3 is LocalStack's."""
+    return {name: value for name, value in env.items() if name not in S3_VARIABLES}
+
+
+def upload_through_the_app(base_url: str, token: str) -> tuple[str, bytes]:
+    """A chat with a second user, an upload asked for and POSTed as a browser does."""
+    api = httpx.Client(base_url=f"{base_url}/api", timeout=30)
+    other = api.post("/auth/register", json={"username": "bea", "password": "correct horse"}).json()
+    bearer = {"Authorization": f"Bearer {token}"}
+    chat = api.post(
+        "/chats", json={"type": "direct", "memberIds": [other["user"]["id"]]}, headers=bearer
+    )
+    assert chat.status_code == 201, chat.text
+    content = b"%PDF-1.4 stored in LocalStack"
+    issued = api.post(
+        f"/chats/{chat.json()['id']}/attachments",
+        json={"filename": "notes.pdf", "contentType": "application/pdf", "size": len(content)},
+        headers=bearer,
+    )
+    assert issued.status_code == 201, issued.text
+    upload = issued.json()["upload"]
+    stored = httpx.post(
+        upload["url"],
+        data=upload["fields"],
+        files={"file": ("notes.pdf", content, "application/pdf")},
+        timeout=30,
+    )
+    assert stored.status_code == 204, stored.text
+    return upload["fields"]["key"], content
 
 
 def test_a_jwt_secret_named_by_a_path_is_read_from_localstacks_ssm(

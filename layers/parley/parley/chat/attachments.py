@@ -28,6 +28,7 @@ from parley.chat.membership import require_member
 from parley.config import get_settings
 from parley.db.models import Attachment, MessageAttachment
 from parley.db.session import session_scope
+from parley.observability import logger
 from parley.protocol.errors import BadRequest, TooLarge
 
 FIELD = "attachments"
@@ -263,3 +264,11 @@ def expire_unlinked(*, batch_size: int = 1000, max_batches: int = 50) -> int:
         if count < batch_size:
             break
     return deleted
+
+
+@logger.inject_lambda_context
+def cleanup_handler(_event: dict[str, Any], _context: object) -> dict[str, int]:
+    """The scheduled `attachments_cleanup` function."""
+    deleted = expire_unlinked()
+    logger.info("unlinked uploads deleted", extra={"deleted": deleted})
+    return {"deleted": deleted}
