@@ -111,6 +111,7 @@ def main() -> None:
     parser.add_argument("--inline-max", type=int, help="FAN_OUT_INLINE_MAX_RECIPIENTS")
     parser.add_argument("--parley-dev", default=str(ROOT / ".venv" / "bin" / "parley-dev"))
     parser.add_argument("--out", help="also write the results (JSON) to this file")
+    parser.add_argument("--gateway-log", help="keep the gateway's log in this file")
     args = parser.parse_args()
 
     flooding_environment()
@@ -133,7 +134,7 @@ def main() -> None:
             ensure_topics()
             port = free_port()
             base_url = f"http://127.0.0.1:{port}"
-            log = open(Path(data_dir) / "gateway.log", "w")  # noqa: SIM115
+            log = open(args.gateway_log or Path(data_dir) / "gateway.log", "w")  # noqa: SIM115
             gateway = subprocess.Popen(
                 [args.parley_dev, "up", "--port", str(port), "--data-dir", f"{data_dir}/up",
                  "--provisioned", "1"],
