@@ -30,9 +30,8 @@ from parley.snapstart import holds_connections
 
 _engine: Engine | None = None
 
-# Envelopes emitted in a session's open transaction (`parley.events.outbox.emit`),
-# and their outbox rows; the unit of work publishes them once they are committed.
-PENDING_EVENTS = "parley.events.pending"
+# Outbox rows written in a session's open transaction (`parley.events.outbox.emit`);
+# the unit of work publishes them once they are committed.
 PENDING_ROWS = "parley.events.pending_rows"
 
 # The unit of work running on this thread, when its entry made it ambient:
@@ -199,16 +198,14 @@ class UnitOfWork:
         self._open_session = session
         try:
             yield
-            events = session.info.pop(PENDING_EVENTS, [])
             rows = session.info.pop(PENDING_ROWS, [])
             keys_owing = None
-            if events:
+            if rows:
                 session.flush()  # the rows' ids
-                first_row = min(row.id for row in rows)
-                keys_owing = self._publisher().keys_owing(session, events, first_row)
+                keys_owing = self._publisher().keys_owing(session, rows)
             session.commit()
-            if events:
-                self._publisher().committed(events, keys_owing)
+            if rows:
+                self._publisher().committed(rows, keys_owing)
         except BaseException:
             session.rollback()
             raise

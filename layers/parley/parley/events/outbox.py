@@ -19,13 +19,10 @@ from sqlalchemy.orm import Session
 
 from parley.config import get_settings
 from parley.db.models import OutboxEvent
-from parley.db.session import PENDING_EVENTS, PENDING_ROWS
+from parley.db.session import PENDING_ROWS
 from parley.events.catalog import topic
 from parley.events.envelope import Envelope
 from parley.events.models import parse_data
-
-# Envelopes emitted in a session's open transaction, published once it commits.
-PENDING = PENDING_EVENTS
 
 outbox = OutboxEvent.__table__
 
@@ -59,7 +56,6 @@ def emit(
         event_id=envelope.id, topic=event_type, key=envelope.key, payload=envelope.to_json()
     )
     session.add(row)
-    session.info.setdefault(PENDING, []).append(envelope)
     session.info.setdefault(PENDING_ROWS, []).append(row)
     return envelope
 
@@ -165,9 +161,9 @@ def _without_keys_held_elsewhere(
     return [row for row in claimed if row.key not in blocked]
 
 
-def row_of(envelope: Envelope) -> OutboxRow:
-    """The row `emit` wrote for `envelope`, from memory (its id is the table's business)."""
-    return OutboxRow(0, envelope.id, envelope.type, envelope.key, envelope.to_json())
+def committed_row(row: OutboxEvent) -> OutboxRow:
+    """A row `emit` wrote, as its transaction committed it (published from memory)."""
+    return OutboxRow(row.id, row.event_id, row.topic, row.key, row.payload)
 
 
 def keys_owing(

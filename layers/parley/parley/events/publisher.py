@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -37,8 +38,8 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from parley.config import get_settings
+from parley.db.models import OutboxEvent
 from parley.events import outbox
-from parley.events.envelope import Envelope
 from parley.events.kafka import discard_producer, get_producer, is_fatal
 from parley.observability import logger
 
@@ -220,41 +221,37 @@ class CommitPublishing:
         self._producer: Producer | None = None
         self._sent: list[outbox.OutboxRow] = []
         self._delivery = Delivery()
-        self._backlogged: list[Envelope] = []
+        self._backlogged: list[uuid.UUID] = []
         self._first_row: int | None = None
 
-    def keys_owing(
-        self, connection: Connection, envelopes: Sequence[Envelope], first_row: int
-    ) -> set[str] | None:
+    def keys_owing(self, connection: Connection, rows: Sequence[OutboxEvent]) -> set[str] | None:
         """In the committing transaction: keys with unpublished rows older than
         this unit's first (None: leave them all to the relay, publishing is paused).
 
-        `first_row` is the id of the transaction's first outbox row. Only rows
-        older than the unit's first are owed first: newer ones are the unit's
-        own (on the wire already) or were written concurrently with it.
+        `rows` are the transaction's outbox rows, flushed (they have ids). Only
+        rows older than the unit's first are owed first: newer ones are the
+        unit's own (on the wire already) or were written concurrently with it.
         """
         if publishing_paused():
             return None
+        first_row = min(row.id for row in rows)
         if self._first_row is None or first_row < self._first_row:
             self._first_row = first_row
-        return outbox.keys_owing(
-            connection, {envelope.key for envelope in envelopes}, self._first_row
-        )
+        return outbox.keys_owing(connection, {row.key for row in rows}, self._first_row)
 
-    def committed(self, envelopes: Sequence[Envelope], keys_owing: set[str] | None) -> None:
+    def committed(self, rows: Sequence[OutboxEvent], keys_owing: set[str] | None) -> None:
         """Produce what just committed; a key that owes older rows waits for `finish`."""
         if keys_owing is None or publishing_paused():
             return  # the relay's
-        ready = [envelope for envelope in envelopes if envelope.key not in keys_owing]
-        self._backlogged.extend(envelope for envelope in envelopes if envelope.key in keys_owing)
+        ready = [outbox.committed_row(row) for row in rows if row.key not in keys_owing]
+        self._backlogged.extend(row.event_id for row in rows if row.key in keys_owing)
         if not ready:
             return
         try:
             if self._producer is None:
                 self._producer = get_producer()
-            rows = [outbox.row_of(envelope) for envelope in ready]
-            send(self._producer, rows, self._delivery)
-            self._sent.extend(rows)
+            send(self._producer, ready, self._delivery)
+            self._sent.extend(ready)
         except KafkaException as exc:
             _pause_after(exc)
 
@@ -280,7 +277,7 @@ class CommitPublishing:
         _settle(delivery, producer)
 
 
-def publish_committed(bind: Engine | Connection, envelopes: Sequence[Envelope]) -> Delivery | None:
+def publish_committed(bind: Engine | Connection, event_ids: Sequence[uuid.UUID]) -> Delivery | None:
     """Publish just-committed events with every older unpublished row of their keys; never raises.
 
     `bind` is the unit of work's connection (not in a transaction), or an engine.
@@ -294,9 +291,7 @@ def publish_committed(bind: Engine | Connection, envelopes: Sequence[Envelope]) 
     timeout = _flush_timeout(producer)
     try:
         with _connected(bind) as connection:
-            rows = outbox.claim_for_keys(
-                connection, [envelope.id for envelope in envelopes], AT_COMMIT_CAP
-            )
+            rows = outbox.claim_for_keys(connection, event_ids, AT_COMMIT_CAP)
             if not rows:
                 connection.commit()
                 return None
