@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from parley_dev.localenv import REGION
-from parley_dev.services import RunningService, ServiceError, _spawn, port_is_free
+from parley_dev.services import RunningService, ServiceError, _spawn, _wait_until, port_is_free
 
 VERSION = "4.9.2"
 # localstack-core pins nothing but boto; these are the newest releases of its
@@ -212,28 +212,11 @@ def start_localstack(
     )
     service = RunningService("LocalStack", endpoint, log_path, process)
     try:
-        _wait_until_ready(endpoint, process, log_path, timeout)
+        _wait_until("LocalStack", _ready(endpoint), process, log_path, timeout)
     except BaseException:
         service.stop()
         raise
     return service
-
-
-def _wait_until_ready(
-    endpoint: str, process: subprocess.Popen, log_path: Path, timeout: float
-) -> None:
-    ready = _ready(endpoint)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise ServiceError(
-                f"LocalStack exited with status {process.returncode} while starting; "
-                f"see its log: {log_path}"
-            )
-        if ready():
-            return
-        time.sleep(0.2)
-    raise ServiceError(f"LocalStack did not become ready in {timeout:.0f}s; see {log_path}")
 
 
 def attach(endpoint: str) -> RunningService:
