@@ -29,7 +29,7 @@ from typing import Any
 from urllib.parse import quote
 
 from aws_lambda_powertools.metrics import MetricUnit
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, NoCredentialsError
 
 from parley.observability import logger, metrics
 from parley.snapstart import holds_connections
@@ -58,9 +58,11 @@ class ConnectionsClient:
     """
 
     def __init__(self, endpoint: str) -> None:
+        # Imported with the first client, not with the module (cold start).
         import boto3
         import urllib3
         from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
         from botocore.httpsession import where
 
         self.endpoint = endpoint.rstrip("/")
@@ -68,6 +70,8 @@ class ConnectionsClient:
         self._session = boto3.Session(region_name=self._region)
         self._credentials = self._session.get_credentials()
         self._signer_class = SigV4Auth
+        self._request_class = AWSRequest
+        self._transport_error = urllib3.exceptions.HTTPError
         self._http = urllib3.PoolManager(
             maxsize=_FAN_OUT_THREADS,
             ca_certs=where(),
@@ -79,14 +83,10 @@ class ConnectionsClient:
         self._boto_client: Any = None
 
     def post_to_connection(self, *, ConnectionId: str, Data: bytes) -> dict[str, Any]:
-        from botocore.awsrequest import AWSRequest
-        from botocore.exceptions import ClientError, HTTPClientError, NoCredentialsError
-        from urllib3.exceptions import HTTPError
-
         if self._credentials is None:
             raise NoCredentialsError()
         url = f"{self.endpoint}/@connections/{quote(ConnectionId, safe='')}"
-        request = AWSRequest(method="POST", url=url, data=Data)
+        request = self._request_class(method="POST", url=url, data=Data)
         signer = self._signer_class(
             self._credentials.get_frozen_credentials(), "execute-api", self._region
         )
@@ -95,7 +95,7 @@ class ConnectionsClient:
             response = self._http.request(
                 "POST", url, body=Data, headers=dict(request.headers.items())
             )
-        except HTTPError as error:
+        except self._transport_error as error:
             raise HTTPClientError(error=error) from error
         if response.status >= 300:
             code = response.headers.get("x-amzn-ErrorType", "").split(":")[0]
