@@ -29,7 +29,7 @@ sys.path[:0] = [str(ROOT / "layers" / "parley"), str(ROOT / "infra"), str(ROOT)]
 os.chdir(ROOT)
 
 from harness import flooding_environment, local_stack, report, summary  # noqa: E402
-from realtime_bench import NoopConnections, seed  # noqa: E402
+from realtime_bench import direct_message_handler  # noqa: E402
 
 
 def timed(n: int, step, warmup: int = 20) -> dict[str, float]:
@@ -46,22 +46,14 @@ def timed(n: int, step, warmup: int = 20) -> dict[str, float]:
 def run(n: int) -> dict[str, dict[str, float]]:
     import httpx
 
-    import parley.push
     from parley import storage
     from parley.auth.tokens import issue_token
     from parley.chat.attachments import issue_upload
     from parley.db.session import session_scope
-    from parley.stores import connections
     from parley_dev.cli import lambda_context, load_function
     from tests.support.images import png
 
-    parley.push.management_client = lambda endpoint: NoopConnections()
-    (sender, recipient), chat = seed(2)
-    for user in (sender, recipient):
-        connections.add(connections.Connection(f"conn-{user.hex[:8]}=", user, time.time()))
-    handler = load_function("message")
-    event = json.loads((ROOT / "tests" / "events" / "ws_message.json").read_text())
-    event["requestContext"]["connectionId"] = f"conn-{sender.hex[:8]}="
+    handler, event, sender, chat = direct_message_handler()
     image = png(800, 600)
     big = b"x" * 100_000
     http = httpx.Client(timeout=10)

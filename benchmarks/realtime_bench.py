@@ -27,6 +27,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "layers" / "parley"), str(ROOT / "infra"), str(ROOT)]
@@ -61,16 +62,13 @@ class NoopConnections:
         return {}
 
 
-def warm(n: int) -> dict[str, dict[str, float]]:
-    from sqlalchemy import text
-
+def direct_message_handler() -> tuple[Any, dict, uuid.UUID, uuid.UUID]:
+    """The `message` handler, a pair of connected users in a chat, and the sender's
+    event to fill in; @connections replaced by a no-op client (no network measured)."""
     import parley.push
-    from parley.db.session import get_engine
     from parley.stores import connections
-    from parley.stores.client import get_redis
-    from parley_dev.cli import lambda_context, load_function
+    from parley_dev.cli import load_function
 
-    real_client = parley.push.management_client
     parley.push.management_client = lambda endpoint: NoopConnections()
     (sender, recipient), chat = seed(2)
     for user in (sender, recipient):
@@ -78,6 +76,19 @@ def warm(n: int) -> dict[str, dict[str, float]]:
     handler = load_function("message")
     event = json.loads((ROOT / "tests" / "events" / "ws_message.json").read_text())
     event["requestContext"]["connectionId"] = f"conn-{sender.hex[:8]}="
+    return handler, event, sender, chat
+
+
+def warm(n: int) -> dict[str, dict[str, float]]:
+    from sqlalchemy import text
+
+    import parley.push
+    from parley.db.session import get_engine
+    from parley.stores.client import get_redis
+    from parley_dev.cli import lambda_context
+
+    real_client = parley.push.management_client
+    handler, event, _sender, chat = direct_message_handler()
 
     def send(index: int) -> None:
         frame = {"action": "message", "requestId": str(index),
