@@ -179,3 +179,74 @@ def test_a_record_that_keeps_failing_is_dead_lettered_and_the_batch_goes_on(
     assert json.loads(letter.data["value"]) == {"not": "an envelope"}
     assert "ValidationError" in letter.data["error"]
     assert letter.data["attempts"] == 3
+
+
+def _record_data(record: dict) -> dict:
+    return json.loads(base64.b64decode(record["value"]))
+
+
+def _with_data(record: dict, envelope: dict) -> dict:
+    return {**record, "value": base64.b64encode(json.dumps(envelope).encode()).decode()}
+
+
+def test_a_batch_commits_once_and_announces_each_changed_figure_once(
+    sample_chat: SampleChat,
+) -> None:
+    # Given one message sent, delivered and read: three changes to the chat's figures
+    outcome = invoke("analytics", sample_event("msk_message_lifecycle.json"))
+
+    assert outcome == {"processed": 3, "duplicates": 0, "ignored": 0, "deadLettered": 0}
+    # Then the chat's figures went out once, as they stand after the whole batch
+    (chat,) = events_of(catalog.ANALYTICS_MESSAGE)
+    assert (chat.data["messagesSent"], chat.data["messagesDelivered"]) == (1, 1)
+    assert chat.data["messagesRead"] == 1
+    users = {e.key: e.data for e in events_of(catalog.ANALYTICS_USER)}
+    assert set(users) == {str(sample_chat.alice), str(sample_chat.bob)}
+    assert (
+        users[str(sample_chat.bob)]["messagesDelivered"],
+        users[str(sample_chat.bob)]["messagesRead"],
+    ) == (1, 1)
+
+
+def test_a_record_failing_inside_a_batch_leaves_the_others_applied_exactly_once(
+    sample_chat: SampleChat,
+) -> None:
+    # Given a batch whose delivery record is a valid envelope with unusable data
+    event = sample_event("msk_message_lifecycle.json")
+    (delivered,) = event["records"]["message.delivered-1"]
+    envelope = _record_data(delivered)
+    del envelope["data"]["userId"]
+    event["records"]["message.delivered-1"] = [_with_data(delivered, envelope)]
+
+    outcome = invoke("analytics", event)
+
+    # Then the batch went again record by record: the delivery was dead-lettered,
+    # the other two were applied once (the failed attempt as a whole left nothing)
+    assert outcome == {"processed": 2, "duplicates": 0, "ignored": 0, "deadLettered": 1}
+    with session_scope() as session:
+        chat = session.get(AnalyticsChatDaily, (sample_chat.chat_id, SENT_DAY))
+    assert (chat.messages_sent, chat.messages_delivered, chat.messages_read) == (1, 0, 1)
+    (letter,) = events_of(catalog.SYSTEM_DEADLETTER)
+    assert letter.data["topic"] == "message.delivered"
+
+
+@pytest.mark.parametrize("function", ["analytics", "audit"])
+def test_the_same_event_twice_in_one_batch_counts_once(
+    function: str, sample_chat: SampleChat
+) -> None:
+    event = sample_event("msk_message_lifecycle.json")
+    (created,) = event["records"]["message.created-1"]
+    event["records"]["message.created-1"] = [created, {**created, "offset": created["offset"] + 1}]
+
+    outcome = invoke(function, event)
+
+    assert (outcome["processed"], outcome["duplicates"]) == (3, 1)
+    with session_scope() as session:
+        logged = session.scalars(select(AuditLog)).all()
+        chat = session.get(AnalyticsChatDaily, (sample_chat.chat_id, SENT_DAY))
+    if function == "audit":
+        assert sorted(row.event_type for row in logged) == sorted(
+            [catalog.MESSAGE_CREATED, catalog.MESSAGE_DELIVERED, catalog.MESSAGE_READ]
+        )
+    else:
+        assert chat.messages_sent == 1

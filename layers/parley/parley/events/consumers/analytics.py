@@ -8,8 +8,10 @@ and the median time from send to read.
   sent); the read count and median of a chat or reader for a day are computed
   from those samples, so they come out the same however often they are rebuilt.
 
-After each change the new figures go out as `analytics.message` (the chat)
-and `analytics.user` (the user), through the outbox.
+Once a batch's changes are applied, the new figures of each chat and user
+they touched go out as `analytics.message` (the chat) and `analytics.user`
+(the user), through the outbox: once per chat or user and day, however many
+of the batch's records changed them.
 """
 
 from __future__ import annotations
@@ -39,6 +41,9 @@ TOPICS = frozenset({catalog.MESSAGE_CREATED, catalog.MESSAGE_DELIVERED, catalog.
 TABLES = (AnalyticsChatDaily, AnalyticsUserDaily, AnalyticsReadSample)
 
 Daily = type[AnalyticsChatDaily] | type[AnalyticsUserDaily]
+
+# The (table, owner, day) figures a transaction changed, in the order changed.
+FIGURES_OWED = "parley.analytics.figures_owed"
 
 
 def _day(moment: datetime) -> date:
@@ -80,18 +85,27 @@ def _refresh_reads(session: Session, table: Daily, owner: uuid.UUID, day: date) 
     )
 
 
-def _publish_figures(
+def _owe_figures(
     session: Session, chat_id: uuid.UUID, user_ids: list[uuid.UUID], day: date
 ) -> None:
-    chat = session.get(AnalyticsChatDaily, (chat_id, day), populate_existing=True)
-    if chat is not None:
-        figures = AnalyticsMessage(chat_id=chat_id, **_figures(chat))
-        _emit_figures(session, catalog.ANALYTICS_MESSAGE, chat_id, figures)
+    owed = session.info.setdefault(FIGURES_OWED, {})
+    owed[(AnalyticsChatDaily, chat_id, day)] = None
     for user_id in user_ids:
-        user = session.get(AnalyticsUserDaily, (user_id, day), populate_existing=True)
-        if user is not None:
-            figures = AnalyticsUser(user_id=user_id, **_figures(user))
-            _emit_figures(session, catalog.ANALYTICS_USER, user_id, figures)
+        owed[(AnalyticsUserDaily, user_id, day)] = None
+
+
+def publish_figures(session: Session) -> None:
+    """The current figures of every chat and user changed in this transaction."""
+    for table, owner, day in session.info.pop(FIGURES_OWED, {}):
+        row = session.get(table, (owner, day), populate_existing=True)
+        if row is None:
+            continue
+        if table is AnalyticsChatDaily:
+            figures = AnalyticsMessage(chat_id=owner, **_figures(row))
+            _emit_figures(session, catalog.ANALYTICS_MESSAGE, owner, figures)
+        else:
+            figures = AnalyticsUser(user_id=owner, **_figures(row))
+            _emit_figures(session, catalog.ANALYTICS_USER, owner, figures)
 
 
 def _emit_figures(
@@ -118,7 +132,7 @@ def on_created(session: Session, envelope: Envelope) -> None:
     day = _day(message.created_at or envelope.occurred_at)
     _add(session, AnalyticsChatDaily, message.chat_id, day, "messages_sent")
     _add(session, AnalyticsUserDaily, message.sender_id, day, "messages_sent")
-    _publish_figures(session, message.chat_id, [message.sender_id], day)
+    _owe_figures(session, message.chat_id, [message.sender_id], day)
 
 
 def on_delivered(session: Session, envelope: Envelope) -> None:
@@ -126,7 +140,7 @@ def on_delivered(session: Session, envelope: Envelope) -> None:
     day = _day(delivered.at)
     _add(session, AnalyticsChatDaily, delivered.chat_id, day, "messages_delivered")
     _add(session, AnalyticsUserDaily, delivered.user_id, day, "messages_delivered")
-    _publish_figures(session, delivered.chat_id, [delivered.user_id], day)
+    _owe_figures(session, delivered.chat_id, [delivered.user_id], day)
 
 
 # Messages the reader received in the chat up to `up_to`, above the highest
@@ -162,7 +176,7 @@ def on_read(session: Session, envelope: Envelope) -> None:
     )
     _refresh_reads(session, AnalyticsChatDaily, read.chat_id, day)
     _refresh_reads(session, AnalyticsUserDaily, read.user_id, day)
-    _publish_figures(session, read.chat_id, [read.user_id], day)
+    _owe_figures(session, read.chat_id, [read.user_id], day)
 
 
 HANDLERS = {
@@ -176,5 +190,5 @@ def apply(session: Session, envelope: Envelope) -> None:
     HANDLERS[envelope.type](session, envelope)
 
 
-CONSUMER = Consumer(NAME, TOPICS, apply)
+CONSUMER = Consumer(NAME, TOPICS, apply, whole_batches=True, settle=publish_figures)
 handler = lambda_handler(CONSUMER)

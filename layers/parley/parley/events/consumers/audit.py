@@ -42,5 +42,5 @@ def record(session: Session, envelope: Envelope) -> None:
     emit(session, catalog.AUDIT_EVENT, envelope.key, audited.model_dump(mode="json", by_alias=True))
 
 
-CONSUMER = Consumer(NAME, frozenset(catalog.DOMAIN_TOPICS), record)
+CONSUMER = Consumer(NAME, frozenset(catalog.DOMAIN_TOPICS), record, whole_batches=True)
 handler = lambda_handler(CONSUMER)

@@ -1,9 +1,13 @@
 """What every consumer shares: decoding, idempotency, retries and dead letters.
 
-Each record is handled in its own transaction holding both its effect and
-its `processed_events` row, so a record delivered twice has its effect once.
-A record that still fails after `consumer_max_retries` attempts goes to
-`system.deadletter` with the error, and the batch goes on.
+A record's effect and its `processed_events` row commit in one transaction,
+so a record delivered twice has its effect once. A consumer whose effects
+stay in the database takes a whole batch in one transaction (one commit and
+one publish for up to a hundred records, instead of one each); when anything
+in it fails, the batch is rolled back and goes again record by record, each
+in its own transaction. A record that still fails after
+`consumer_max_retries` attempts goes to `system.deadletter` with the error,
+and the batch goes on.
 """
 
 from __future__ import annotations
@@ -47,6 +51,13 @@ class Consumer:
     # batch by batch) and is idempotent by itself: it gets no session, and no
     # `processed_events` row is written for it.
     own_units: bool = False
+    # Records of a batch share one transaction. Only for a consumer whose
+    # every effect is in that transaction: after a failure the batch goes
+    # again record by record, so an effect outside it would happen twice.
+    whole_batches: bool = False
+    # Runs in each transaction once its records are applied: what a
+    # consumer owes once per transaction rather than once per record.
+    settle: Callable[[Session], None] | None = None
 
 
 @dataclass
@@ -68,13 +79,21 @@ class BatchResult:
 
 def claim(session: Session, consumer: str, event_id: uuid.UUID) -> bool:
     """Record that `consumer` handles `event_id` in this transaction; False if it already did."""
-    inserted = session.execute(
-        pg_insert(ProcessedEvent)
-        .values(consumer=consumer, event_id=event_id)
-        .on_conflict_do_nothing()
-        .returning(ProcessedEvent.event_id)
-    ).first()
-    return inserted is not None
+    return event_id in claim_all(session, consumer, [event_id])
+
+
+def claim_all(session: Session, consumer: str, event_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    """Record that `consumer` handles these events in this transaction; those it had not yet."""
+    if not event_ids:
+        return set()
+    return set(
+        session.scalars(
+            pg_insert(ProcessedEvent)
+            .values([{"consumer": consumer, "event_id": id_} for id_ in dict.fromkeys(event_ids)])
+            .on_conflict_do_nothing()
+            .returning(ProcessedEvent.event_id)
+        )
+    )
 
 
 def handle_record(consumer: Consumer, record: ConsumerRecordRecords, result: BatchResult) -> None:
@@ -95,6 +114,8 @@ def handle_record(consumer: Consumer, record: ConsumerRecordRecords, result: Bat
                         result.duplicates += 1
                         return
                     consumer.apply(session, envelope)
+                    if consumer.settle is not None:
+                        consumer.settle(session)
             result.processed += 1
             return
         except Exception as exc:  # any failure is retried, then dead-lettered
@@ -153,10 +174,45 @@ def dead_letter(
     logger.error("record dead-lettered", extra=letter.model_dump(mode="json", by_alias=True))
 
 
-def process(consumer: Consumer, records: Iterable[ConsumerRecordRecords]) -> BatchResult:
+def handle_whole_batch(
+    consumer: Consumer, records: list[ConsumerRecordRecords]
+) -> BatchResult | None:
+    """The batch in one transaction; None when it failed (nothing of it committed)."""
     result = BatchResult()
-    for record in records:
-        handle_record(consumer, record, result)
+    try:
+        envelopes = [Envelope.model_validate(record.value) for record in records]
+        wanted = [envelope for envelope in envelopes if envelope.type in consumer.topics]
+        result.ignored = len(envelopes) - len(wanted)
+        with session_scope() as session:
+            fresh = claim_all(session, consumer.name, [envelope.id for envelope in wanted])
+            for envelope in wanted:
+                if envelope.id not in fresh:
+                    result.duplicates += 1
+                    continue
+                fresh.discard(envelope.id)  # a second copy in the same batch is a duplicate
+                consumer.apply(session, envelope)
+                result.processed += 1
+            if consumer.settle is not None:
+                consumer.settle(session)
+    except Exception as exc:  # rolled back: record by record finds the culprit
+        logger.warning(
+            "batch failed as a whole; going record by record",
+            extra={"consumer": consumer.name, "records": len(records)},
+            exc_info=exc,
+        )
+        return None
+    return result
+
+
+def process(consumer: Consumer, records: Iterable[ConsumerRecordRecords]) -> BatchResult:
+    records = list(records)
+    result = None
+    if consumer.whole_batches and len(records) > 1:
+        result = handle_whole_batch(consumer, records)
+    if result is None:
+        result = BatchResult()
+        for record in records:
+            handle_record(consumer, record, result)
     logger.info("batch done", extra={"consumer": consumer.name, **result.as_dict()})
     return result
 
@@ -172,4 +228,4 @@ def lambda_handler(consumer: Consumer) -> Callable[[dict[str, Any], LambdaContex
     return handler
 
 
-__all__ = ["Consumer", "claim", "lambda_handler", "process"]
+__all__ = ["Consumer", "claim", "claim_all", "lambda_handler", "process"]
