@@ -17,9 +17,12 @@ of the batch's records changed them.
 from __future__ import annotations
 
 import uuid
+from collections import Counter
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
+from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -42,22 +45,67 @@ TABLES = (AnalyticsChatDaily, AnalyticsUserDaily, AnalyticsReadSample)
 
 Daily = type[AnalyticsChatDaily] | type[AnalyticsUserDaily]
 
-# The (table, owner, day) figures a transaction changed, in the order changed.
-FIGURES_OWED = "parley.analytics.figures_owed"
+# What a transaction's records change, applied once they are all in (`settle`):
+# counts to add per (table, owner, day), and the read figures to recompute.
+COUNTS_OWED = "parley.analytics.counts_owed"
+READS_OWED = "parley.analytics.reads_owed"
+COUNTED = ("messages_sent", "messages_delivered")
 
 
 def _day(moment: datetime) -> date:
     return moment.astimezone(UTC).date()
 
 
-def _add(session: Session, table: Daily, owner: uuid.UUID, day: date, column: str) -> None:
-    owner_column = "chat_id" if table is AnalyticsChatDaily else "user_id"
+def _owner_column(table: Daily) -> str:
+    return "chat_id" if table is AnalyticsChatDaily else "user_id"
+
+
+def _count(session: Session, table: Daily, owner: uuid.UUID, day: date, column: str) -> None:
+    counts = session.info.setdefault(COUNTS_OWED, {})
+    counts.setdefault((table, owner, day), Counter())[column] += 1
+
+
+def _owe_reads(session: Session, table: Daily, owner: uuid.UUID, day: date) -> None:
+    session.info.setdefault(READS_OWED, {})[(table, owner, day)] = None
+
+
+def settle(session: Session) -> None:
+    """Apply what the transaction's records changed, then announce the new figures.
+
+    Rows are written table by table in key order, the same order in every
+    transaction, so that concurrent batches wait for each other instead of
+    deadlocking.
+    """
+    counts = session.info.pop(COUNTS_OWED, {})
+    reads = session.info.pop(READS_OWED, {})
+    for table in (AnalyticsChatDaily, AnalyticsUserDaily):
+        owed = sorted((owner, day) for (of, owner, day) in counts if of is table)
+        if owed:
+            _add_counts(
+                session, table, [(owner, day, counts[(table, owner, day)]) for owner, day in owed]
+            )
+        for owner, day in sorted((owner, day) for (of, owner, day) in reads if of is table):
+            _refresh_reads(session, table, owner, day)
+    _publish_figures(session, [*dict.fromkeys([*counts, *reads])])
+
+
+def _add_counts(
+    session: Session, table: Daily, rows: list[tuple[uuid.UUID, date, Counter]]
+) -> None:
+    owner_column = _owner_column(table)
+    statement = insert(table).values(
+        [
+            {owner_column: owner, "day": day, **{column: added[column] for column in COUNTED}}
+            for owner, day, added in rows
+        ]
+    )
     session.execute(
-        insert(table)
-        .values({owner_column: owner, "day": day, column: 1})
-        .on_conflict_do_update(
+        statement.on_conflict_do_update(
             index_elements=[owner_column, "day"],
-            set_={column: getattr(table, column) + 1},
+            set_={
+                column: getattr(table, column) + getattr(statement.excluded, column)
+                for column in COUNTED
+            },
         )
     )
 
@@ -65,7 +113,7 @@ def _add(session: Session, table: Daily, owner: uuid.UUID, day: date, column: st
 def _refresh_reads(session: Session, table: Daily, owner: uuid.UUID, day: date) -> None:
     samples = AnalyticsReadSample
     owner_sample = samples.chat_id if table is AnalyticsChatDaily else samples.reader_id
-    owner_column = "chat_id" if table is AnalyticsChatDaily else "user_id"
+    owner_column = _owner_column(table)
     count, median = session.execute(
         select(
             func.count(),
@@ -85,62 +133,55 @@ def _refresh_reads(session: Session, table: Daily, owner: uuid.UUID, day: date) 
     )
 
 
-def _owe_figures(
-    session: Session, chat_id: uuid.UUID, user_ids: list[uuid.UUID], day: date
-) -> None:
-    owed = session.info.setdefault(FIGURES_OWED, {})
-    owed[(AnalyticsChatDaily, chat_id, day)] = None
-    for user_id in user_ids:
-        owed[(AnalyticsUserDaily, user_id, day)] = None
-
-
-def publish_figures(session: Session) -> None:
-    """The current figures of every chat and user changed in this transaction."""
-    for table, owner, day in session.info.pop(FIGURES_OWED, {}):
-        row = session.get(table, (owner, day), populate_existing=True)
+def _publish_figures(session: Session, changed: list[tuple[Daily, uuid.UUID, date]]) -> None:
+    """The figures of every chat and user changed, as they now stand, in the order changed."""
+    current = {}
+    for table in (AnalyticsChatDaily, AnalyticsUserDaily):
+        keys = [(owner, day) for (of, owner, day) in changed if of is table]
+        if not keys:
+            continue
+        owner = getattr(table, _owner_column(table))
+        columns = table.__table__.c
+        for row in session.execute(
+            select(columns).where(tuple_(owner, table.day).in_(keys))
+        ).mappings():
+            current[(table, row[_owner_column(table)], row["day"])] = row
+    for key in changed:
+        row = current.get(key)
         if row is None:
             continue
+        table, owner, _day = key
         if table is AnalyticsChatDaily:
             figures = AnalyticsMessage(chat_id=owner, **_figures(row))
-            _emit_figures(session, catalog.ANALYTICS_MESSAGE, owner, figures)
+            event_type = catalog.ANALYTICS_MESSAGE
         else:
             figures = AnalyticsUser(user_id=owner, **_figures(row))
-            _emit_figures(session, catalog.ANALYTICS_USER, owner, figures)
+            event_type = catalog.ANALYTICS_USER
+        emit(session, event_type, owner, figures.model_dump(mode="json", by_alias=True))
 
 
-def _emit_figures(
-    session: Session,
-    event_type: str,
-    key: uuid.UUID,
-    figures: AnalyticsMessage | AnalyticsUser,
-) -> None:
-    emit(session, event_type, key, figures.model_dump(mode="json", by_alias=True))
-
-
-def _figures(row: AnalyticsChatDaily | AnalyticsUserDaily) -> dict:
+def _figures(row: Mapping[str, Any]) -> dict:
     return {
-        "day": row.day,
-        "messages_sent": row.messages_sent,
-        "messages_delivered": row.messages_delivered,
-        "messages_read": row.messages_read,
-        "median_read_ms": row.median_read_ms,
+        "day": row["day"],
+        "messages_sent": row["messages_sent"],
+        "messages_delivered": row["messages_delivered"],
+        "messages_read": row["messages_read"],
+        "median_read_ms": row["median_read_ms"],
     }
 
 
 def on_created(session: Session, envelope: Envelope) -> None:
     message = MessageCreated.model_validate(envelope.data)
     day = _day(message.created_at or envelope.occurred_at)
-    _add(session, AnalyticsChatDaily, message.chat_id, day, "messages_sent")
-    _add(session, AnalyticsUserDaily, message.sender_id, day, "messages_sent")
-    _owe_figures(session, message.chat_id, [message.sender_id], day)
+    _count(session, AnalyticsChatDaily, message.chat_id, day, "messages_sent")
+    _count(session, AnalyticsUserDaily, message.sender_id, day, "messages_sent")
 
 
 def on_delivered(session: Session, envelope: Envelope) -> None:
     delivered = MessageDelivered.model_validate(envelope.data)
     day = _day(delivered.at)
-    _add(session, AnalyticsChatDaily, delivered.chat_id, day, "messages_delivered")
-    _add(session, AnalyticsUserDaily, delivered.user_id, day, "messages_delivered")
-    _owe_figures(session, delivered.chat_id, [delivered.user_id], day)
+    _count(session, AnalyticsChatDaily, delivered.chat_id, day, "messages_delivered")
+    _count(session, AnalyticsUserDaily, delivered.user_id, day, "messages_delivered")
 
 
 # Messages the reader received in the chat up to `up_to`, above the highest
@@ -174,9 +215,8 @@ def on_read(session: Session, envelope: Envelope) -> None:
             "up_to": read.up_to_seq if read.up_to_seq is not None else read.seq,
         },
     )
-    _refresh_reads(session, AnalyticsChatDaily, read.chat_id, day)
-    _refresh_reads(session, AnalyticsUserDaily, read.user_id, day)
-    _owe_figures(session, read.chat_id, [read.user_id], day)
+    _owe_reads(session, AnalyticsChatDaily, read.chat_id, day)
+    _owe_reads(session, AnalyticsUserDaily, read.user_id, day)
 
 
 HANDLERS = {
@@ -190,5 +230,5 @@ def apply(session: Session, envelope: Envelope) -> None:
     HANDLERS[envelope.type](session, envelope)
 
 
-CONSUMER = Consumer(NAME, TOPICS, apply, whole_batches=True, settle=publish_figures)
+CONSUMER = Consumer(NAME, TOPICS, apply, whole_batches=True, settle=settle)
 handler = lambda_handler(CONSUMER)
