@@ -151,6 +151,34 @@ def test_a_key_whose_older_row_is_held_by_another_publisher_waits_behind_it() ->
     assert ids_on(catalog.USER_LOGGED_IN, user_id) == [older, newer]
 
 
+def test_a_key_held_up_in_one_topic_does_not_hold_up_its_other_topics() -> None:
+    # Given a user's older event, on one topic, held by another publisher right now
+    publisher.pause_publishing(60)
+    user_id = uuid.uuid4()
+    older = login(user_id)
+    publisher.resume_publishing()
+    holder = get_engine().connect()
+    holder.execute(
+        text("SELECT id FROM outbox WHERE event_id = :id FOR UPDATE"), {"id": uuid.UUID(older)}
+    )
+    try:
+        # When an event of the same key commits on another topic
+        with session_scope() as session:
+            online = emit(
+                session,
+                catalog.USER_ONLINE,
+                user_id,
+                {"userId": str(user_id), "at": "2025-06-02T09:15:00+00:00"},
+            )
+
+        # Then it is published at commit: Kafka orders a key within a topic only
+        assert ids_on(catalog.USER_ONLINE, user_id) == [str(online.id)]
+        assert ids_on(catalog.USER_LOGGED_IN, user_id) == []
+    finally:
+        holder.rollback()
+        holder.close()
+
+
 def test_two_relays_at_once_never_publish_the_same_row_twice() -> None:
     publisher.pause_publishing(60)
     keys = [uuid.uuid4() for _ in range(50)]

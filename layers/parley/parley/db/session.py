@@ -199,13 +199,13 @@ class UnitOfWork:
         try:
             yield
             rows = session.info.pop(PENDING_ROWS, [])
-            keys_owing = None
+            owing = None
             if rows:
                 session.flush()  # the rows' ids
-                keys_owing = self._publisher().keys_owing(session, rows)
+                owing = self._publisher().streams_owing(session, rows)
             session.commit()
             if rows:
-                self._publisher().committed(rows, keys_owing)
+                self._publisher().committed(rows, owing)
         except BaseException:
             session.rollback()
             raise

@@ -33,7 +33,8 @@ that producer may already have put on the wire is published again by the
 relay, so an event can reach its topic twice, always with the same `id`.
 
 A Kafka record's key is the envelope `key`, its value the envelope JSON, and
-its headers `type`, `version` and `id`. Records of one key keep their order.
+its headers `type`, `version` and `id`. Records of one key keep their order
+within their topic.
 
 Partitions and retention default to the `TOPIC_PARTITIONS` and
 `TOPIC_RETENTION_MS` settings; `parley-dev topics` creates the topics.

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic_core import to_jsonable_python
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, func, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from parley.config import get_settings
@@ -93,9 +93,22 @@ def _rows(result: Iterable[Any]) -> list[OutboxRow]:
 _COLUMNS = (outbox.c.id, outbox.c.event_id, outbox.c.topic, outbox.c.key, outbox.c.payload)
 
 
+# A stream is a (topic, key): Kafka keeps the order of one key within one
+# topic (its partition), and so does the outbox; across topics there is none
+# to keep, so an event never waits for another topic's rows of its key.
+Stream = tuple[str, str]
+
+
+def _stream(row: OutboxRow) -> Stream:
+    return (row.topic, row.key)
+
+
+_STREAM = tuple_(outbox.c.topic, outbox.c.key)
+
+
 def claim_oldest(connection: Connection, limit: int) -> list[OutboxRow]:
-    """Lock the oldest unpublished rows no one else holds, then drop every key
-    that has an older row held elsewhere: a key is published in order or not at all."""
+    """Lock the oldest unpublished rows no one else holds, then drop every stream
+    that has an older row held elsewhere: a stream is published in order or not at all."""
     claimed = _rows(
         connection.execute(
             select(*_COLUMNS)
@@ -113,20 +126,20 @@ def claim_oldest(connection: Connection, limit: int) -> list[OutboxRow]:
 def claim_for_keys(
     connection: Connection, event_ids: Sequence[uuid.UUID], cap: int
 ) -> list[OutboxRow] | None:
-    """Lock the given rows and every older unpublished row of their keys, in order.
+    """Lock the given rows and every older unpublished row of their streams, in order.
 
-    None when those keys owe more than `cap` rows (a backlog: the relay's job).
+    None when those streams owe more than `cap` rows (a backlog: the relay's job).
     Rows of a rolled-back savepoint simply are not found.
     """
     newest = select(func.max(outbox.c.id)).where(outbox.c.event_id.in_(event_ids)).scalar_subquery()
-    keys = select(outbox.c.key).where(outbox.c.event_id.in_(event_ids))
+    streams = select(outbox.c.topic, outbox.c.key).where(outbox.c.event_id.in_(event_ids))
     claimed = _rows(
         connection.execute(
             select(*_COLUMNS)
             .where(
                 outbox.c.published_at.is_(None),
                 outbox.c.id <= newest,
-                outbox.c.key.in_(keys),
+                _STREAM.in_(streams),
             )
             .order_by(outbox.c.id)
             .limit(cap + 1)
@@ -144,21 +157,21 @@ def _without_keys_held_elsewhere(
     connection: Connection, claimed: list[OutboxRow]
 ) -> list[OutboxRow]:
     ids = [row.id for row in claimed]
-    keys = sorted({row.key for row in claimed})
-    # Unpublished rows of our keys, older than our newest, that we could not
+    streams = sorted({_stream(row) for row in claimed})
+    # Unpublished rows of our streams, older than our newest, that we could not
     # lock: another publisher holds them right now.
     held = connection.execute(
-        select(outbox.c.key)
+        select(outbox.c.topic, outbox.c.key)
         .distinct()
         .where(
             outbox.c.published_at.is_(None),
             outbox.c.id < max(ids),
-            outbox.c.key.in_(keys),
+            _STREAM.in_(streams),
             outbox.c.id.not_in(ids),
         )
     )
-    blocked = {key for (key,) in held}
-    return [row for row in claimed if row.key not in blocked]
+    blocked = {(topic, key) for topic, key in held}
+    return [row for row in claimed if _stream(row) not in blocked]
 
 
 def committed_row(row: OutboxEvent) -> OutboxRow:
@@ -166,27 +179,27 @@ def committed_row(row: OutboxEvent) -> OutboxRow:
     return OutboxRow(row.id, row.event_id, row.topic, row.key, row.payload)
 
 
-def keys_owing(
-    session_or_connection: Session | Connection, keys: Iterable[str], before_id: int
-) -> set[str]:
-    """Of `keys`, those with unpublished rows older than row `before_id`.
+def streams_owing(
+    session_or_connection: Session | Connection, streams: Iterable[Stream], before_id: int
+) -> set[Stream]:
+    """Of `streams`, those with unpublished rows older than row `before_id`.
 
     An id range on the unpublished rows' index: as cheap with a thousand rows
     of one's own in flight as with one.
     """
-    keys = sorted(set(keys))
-    if not keys:
+    streams = sorted(set(streams))
+    if not streams:
         return set()
     rows = session_or_connection.execute(
-        select(outbox.c.key)
+        select(outbox.c.topic, outbox.c.key)
         .distinct()
         .where(
             outbox.c.published_at.is_(None),
             outbox.c.id < before_id,
-            outbox.c.key.in_(keys),
+            _STREAM.in_(streams),
         )
     )
-    return {key for (key,) in rows}
+    return {(topic, key) for topic, key in rows}
 
 
 def mark_published(connection: Connection, event_ids: Sequence[uuid.UUID | str]) -> None:

@@ -9,9 +9,10 @@ effort and bounded. A committed event whose key owes nothing older goes to
 the producer at once, from memory: no claim, no lock, so the broker's round
 trip overlaps the frames and the rest of the invocation, and only the end of
 the unit waits for the acknowledgements, then marks the rows published in one
-statement. An event whose key has older unpublished rows takes the careful
-path instead: it claims them with `FOR UPDATE SKIP LOCKED` and publishes them
-in order, or leaves them to the relay. A broker that is down costs one unit at
+statement. An event whose stream (its topic and key: what Kafka keeps in
+order) has older unpublished rows takes the careful path instead: it claims
+them with `FOR UPDATE SKIP LOCKED` and publishes them in order, or leaves
+them to the relay. A broker that is down costs one unit at
 most `kafka_flush_timeout_seconds`; then commits skip publishing for
 `outbox_publish_backoff_seconds` and the relay takes over. Nothing here
 raises: the change is committed, and its event is safe in the table.
@@ -19,8 +20,8 @@ raises: the change is committed, and its event is safe in the table.
 Rows are identified by their event id everywhere here. A row published at
 commit is not locked while it is on the wire, so a relay or another commit
 may publish it too: the copy carries the same id (consumers are idempotent on
-it), and a key's order holds, since whoever publishes a row publishes every
-older unpublished row of its key first.
+it), and a stream's order holds, since whoever publishes a row publishes every
+older unpublished row of its stream first.
 """
 
 from __future__ import annotations
@@ -43,8 +44,8 @@ from parley.events import outbox
 from parley.events.kafka import discard_producer, get_producer, is_fatal
 from parley.observability import logger
 
-# Rows that one commit publishes itself, older rows of its keys included;
-# a key owing more than this is a backlog, left to the relay.
+# Rows that one commit publishes itself, older rows of its streams included;
+# a stream owing more than this is a backlog, left to the relay.
 AT_COMMIT_CAP = 100
 
 _paused_until = 0.0
@@ -126,16 +127,17 @@ def send(producer: Producer, rows: Sequence[outbox.OutboxRow], delivery: Deliver
         producer.poll(0)  # collect late reports first (a fatal error shows again below)
     if len(_acked_late) > 10_000:  # rows someone else published meanwhile
         _acked_late.clear()
-    waiting_keys: set[str] = set()
+    waiting: set[outbox.Stream] = set()
     for index, row in enumerate(rows):
         event_id = str(row.event_id)
         if event_id in _acked_late:
             _acked_late.discard(event_id)
             delivery.acked.append(event_id)
             continue
-        if _in_flight.get(event_id) is producer or row.key in waiting_keys:
-            # Still on the wire from an earlier attempt; its key waits behind it.
-            waiting_keys.add(row.key)
+        stream = (row.topic, row.key)
+        if _in_flight.get(event_id) is producer or stream in waiting:
+            # Still on the wire from an earlier attempt; its stream waits behind it.
+            waiting.add(stream)
             delivery.failed[event_id] = "still in flight from an earlier attempt"
             continue
         try:
@@ -224,8 +226,10 @@ class CommitPublishing:
         self._backlogged: list[uuid.UUID] = []
         self._first_row: int | None = None
 
-    def keys_owing(self, connection: Connection, rows: Sequence[OutboxEvent]) -> set[str] | None:
-        """In the committing transaction: keys with unpublished rows older than
+    def streams_owing(
+        self, connection: Connection, rows: Sequence[OutboxEvent]
+    ) -> set[outbox.Stream] | None:
+        """In the committing transaction: streams with unpublished rows older than
         this unit's first (None: leave them all to the relay, publishing is paused).
 
         `rows` are the transaction's outbox rows, flushed (they have ids). Only
@@ -237,14 +241,15 @@ class CommitPublishing:
         first_row = min(row.id for row in rows)
         if self._first_row is None or first_row < self._first_row:
             self._first_row = first_row
-        return outbox.keys_owing(connection, {row.key for row in rows}, self._first_row)
+        streams = {(row.topic, row.key) for row in rows}
+        return outbox.streams_owing(connection, streams, self._first_row)
 
-    def committed(self, rows: Sequence[OutboxEvent], keys_owing: set[str] | None) -> None:
-        """Produce what just committed; a key that owes older rows waits for `finish`."""
-        if keys_owing is None or publishing_paused():
+    def committed(self, rows: Sequence[OutboxEvent], owing: set[outbox.Stream] | None) -> None:
+        """Produce what just committed; a stream that owes older rows waits for `finish`."""
+        if owing is None or publishing_paused():
             return  # the relay's
-        ready = [outbox.committed_row(row) for row in rows if row.key not in keys_owing]
-        self._backlogged.extend(row.event_id for row in rows if row.key in keys_owing)
+        ready = [outbox.committed_row(row) for row in rows if (row.topic, row.key) not in owing]
+        self._backlogged.extend(row.event_id for row in rows if (row.topic, row.key) in owing)
         if not ready:
             return
         try:
@@ -256,7 +261,7 @@ class CommitPublishing:
             _pause_after(exc)
 
     def finish(self, connection: Connection) -> None:
-        """Wait for the acknowledgements, mark the rows, then publish the backlogged keys."""
+        """Wait for the acknowledgements, mark the rows, then publish the backlogged streams."""
         if self._sent and self._producer is not None:
             self._delivery_settled(connection)
         if self._backlogged and not publishing_paused():
@@ -278,12 +283,14 @@ class CommitPublishing:
 
 
 def publish_committed(bind: Engine | Connection, event_ids: Sequence[uuid.UUID]) -> Delivery | None:
-    """Publish just-committed events with every older unpublished row of their keys; never raises.
+    """Publish just-committed events, each after the older unpublished rows of its stream.
+
+    Never raises.
 
     `bind` is the unit of work's connection (not in a transaction), or an engine.
 
     Returns None when it left everything to the relay (paused after a failure,
-    a backlog on one of the keys, or the database or broker answered an error).
+    a backlog on one of the streams, or the database or broker answered an error).
     """
     if publishing_paused():
         return None
