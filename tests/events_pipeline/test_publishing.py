@@ -9,6 +9,7 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -126,25 +127,32 @@ def test_a_commit_publishes_older_unpublished_rows_of_its_key_first() -> None:
     assert on_topic == [older, newer]
 
 
-def test_a_key_whose_older_row_is_held_by_another_publisher_waits_behind_it() -> None:
-    # Given an older row of the key, claimed by another publisher right now
+@contextmanager
+def held_unpublished_login(user_id: uuid.UUID) -> Iterator[str]:
+    """A login event left unpublished, its row locked by another publisher until exit."""
     publisher.pause_publishing(60)
-    user_id = uuid.uuid4()
     older = login(user_id)
     publisher.resume_publishing()
-    holder = get_engine().connect()
-    holder.execute(
-        text("SELECT id FROM outbox WHERE event_id = :id FOR UPDATE"), {"id": uuid.UUID(older)}
-    )
+    with get_engine().connect() as holder:
+        holder.execute(
+            text("SELECT id FROM outbox WHERE event_id = :id FOR UPDATE"), {"id": uuid.UUID(older)}
+        )
+        try:
+            yield older
+        finally:
+            holder.rollback()
 
-    # When a newer event of that key commits, and a relay runs meanwhile
-    newer = login(user_id)
-    relay()
 
-    # Then neither was published ahead of the held row
-    assert ids_on(catalog.USER_LOGGED_IN, user_id) == []
-    holder.rollback()
-    holder.close()
+def test_a_key_whose_older_row_is_held_by_another_publisher_waits_behind_it() -> None:
+    user_id = uuid.uuid4()
+    # Given an older row of the key, claimed by another publisher right now
+    with held_unpublished_login(user_id) as older:
+        # When a newer event of that key commits, and a relay runs meanwhile
+        newer = login(user_id)
+        relay()
+
+        # Then neither was published ahead of the held row
+        assert ids_on(catalog.USER_LOGGED_IN, user_id) == []
 
     # And once released, the relay publishes both in order
     relay()
@@ -152,16 +160,9 @@ def test_a_key_whose_older_row_is_held_by_another_publisher_waits_behind_it() ->
 
 
 def test_a_key_held_up_in_one_topic_does_not_hold_up_its_other_topics() -> None:
-    # Given a user's older event, on one topic, held by another publisher right now
-    publisher.pause_publishing(60)
     user_id = uuid.uuid4()
-    older = login(user_id)
-    publisher.resume_publishing()
-    holder = get_engine().connect()
-    holder.execute(
-        text("SELECT id FROM outbox WHERE event_id = :id FOR UPDATE"), {"id": uuid.UUID(older)}
-    )
-    try:
+    # Given a user's older event, on one topic, held by another publisher right now
+    with held_unpublished_login(user_id):
         # When an event of the same key commits on another topic
         with session_scope() as session:
             online = emit(
@@ -174,9 +175,6 @@ def test_a_key_held_up_in_one_topic_does_not_hold_up_its_other_topics() -> None:
         # Then it is published at commit: Kafka orders a key within a topic only
         assert ids_on(catalog.USER_ONLINE, user_id) == [str(online.id)]
         assert ids_on(catalog.USER_LOGGED_IN, user_id) == []
-    finally:
-        holder.rollback()
-        holder.close()
 
 
 def test_two_relays_at_once_never_publish_the_same_row_twice() -> None:
