@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.realtime.conftest import World, outbox_types
+from tests.support.connections import ConnectionsRecorder
 
 
 def _count(model) -> int:
@@ -302,6 +303,34 @@ def test_a_connection_still_connecting_that_answers_410_is_kept_and_catches_up(
     world.recorder.gone.discard(bob.connection_id)
     assert bob.send("ping")["status"] == "ok"
     assert [f["data"]["id"] for f in bob.frames("message")] == [ack["message"]["id"]]
+
+
+def test_a_410_to_a_connection_that_sends_its_first_frame_meanwhile_does_not_remove_it(
+    world: World,
+) -> None:
+    from parley.stores import connections, presence
+
+    # Given bob still connecting, and his first frame arriving just after
+    # API Gateway answered 410 to a push to him (before that 410 is acted on)
+    alice = world.online(world.alice)
+    bob = world.connect(world.bob)
+    answer_gone = world.recorder.post_to_connection
+
+    def gone_then_first_frame(*, ConnectionId: str, Data: bytes) -> dict:
+        if ConnectionId != bob.connection_id:
+            return answer_gone(ConnectionId=ConnectionId, Data=Data)
+        connections.claim(bob.connection_id)
+        raise_gone = ConnectionsRecorder(gone={ConnectionId})
+        return raise_gone.post_to_connection(ConnectionId=ConnectionId, Data=Data)
+
+    world.recorder.post_to_connection = gone_then_first_frame
+
+    # When alice's message reaches him that way
+    alice.send("message", {"chatId": str(world.group), "body": "just in time"})
+
+    # Then his connection stays registered and he stays online
+    assert connections.get(bob.connection_id) is not None
+    assert presence.of_users([world.bob])[world.bob].online
 
 
 def test_an_unconfirmed_connection_older_than_any_connect_that_answers_410_is_removed(

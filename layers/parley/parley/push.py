@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -275,13 +276,14 @@ class Pusher:
 
     def _post(self, connection_id: str, payload: bytes) -> tuple[str, uuid.UUID | None]:
         """Runs on pool threads: no metrics, no domain work, only the push."""
+        pushed_at = time.time()
         try:
             management_client(self.endpoint).post_to_connection(
                 ConnectionId=connection_id, Data=payload
             )
         except ClientError as error:
             if _is_gone(error):
-                removed = connections.remove_if_established(connection_id)
+                removed = connections.remove_if_established(connection_id, pushed_at)
                 if removed is None:
                     logger.info(
                         "connection still connecting", extra={"connectionId": connection_id}

@@ -96,21 +96,26 @@ def remove(connection_id: str, user_id: uuid.UUID | None = None) -> tuple[uuid.U
     return user_id, bool(removed) and remaining == 0
 
 
-def remove_if_established(connection_id: str) -> tuple[uuid.UUID | None, bool] | None:
-    """Forget a connection that answered 410, unless it is still connecting.
+def remove_if_established(
+    connection_id: str, pushed_at: float
+) -> tuple[uuid.UUID | None, bool] | None:
+    """Forget a connection that answered 410 to a push made at `pushed_at`, unless
+    it was still connecting then.
 
     API Gateway answers 410 for a connection whose $connect has not returned
-    yet, so a 410 proves a connection gone only once it is established: it
-    has sent its first frame, or it is older than `connection_confirm_seconds`
-    (longer than any $connect may take). None when the connection was kept;
-    otherwise what `remove` returns.
+    yet, so a 410 proves a connection gone only if it was established when
+    the push was made: it had sent its first frame before, or was older than
+    `connection_confirm_seconds` (longer than any $connect may take). A first
+    frame that arrives between the 410 and this check proves the opposite.
+    None when the connection was kept; otherwise what `remove` returns.
     """
     fields = get_redis().hmget(_conn_key(connection_id), ["userId", "connectedAt", "confirmedAt"])
     owner, connected_at, confirmed_at = fields
     if owner is None:
         return None, False
-    age = time.time() - float(connected_at or 0)
-    if confirmed_at is None and age < get_settings().connection_confirm_seconds:
+    connecting = pushed_at - float(connected_at or 0) < get_settings().connection_confirm_seconds
+    confirmed_before = confirmed_at is not None and float(confirmed_at) <= pushed_at
+    if connecting and not confirmed_before:
         return None
     return remove(connection_id, uuid.UUID(owner))
 
