@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, select, update
+from sqlalchemy import and_, case, delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from parley.chat.context import ActionContext
@@ -60,19 +60,30 @@ class StatusChanges:
         return bool(self.recipients or self.aggregates)
 
 
+# One statement whatever the number of recipients: a row per element of an
+# array, instead of one INSERT per row (999 of them for a big group's message).
+_INSERT_SENT = text(
+    """
+    INSERT INTO receipts (message_id, user_id, chat_id, seq, status)
+    SELECT :message_id, recipient, :chat_id, :seq, :status
+    FROM unnest(CAST(:recipients AS uuid[])) AS recipient
+    """
+)
+
+
 def create_sent(session: Session, message: Message, recipient_ids: Iterable[uuid.UUID]) -> None:
-    rows = [
-        {
-            "message_id": message.id,
-            "user_id": user_id,
-            "chat_id": message.chat_id,
-            "seq": message.seq,
-            "status": ReceiptStatus.SENT.value,
-        }
-        for user_id in recipient_ids
-    ]
-    if rows:
-        session.execute(Receipt.__table__.insert(), rows)
+    recipients = list(recipient_ids)
+    if recipients:
+        session.execute(
+            _INSERT_SENT,
+            {
+                "message_id": message.id,
+                "chat_id": message.chat_id,
+                "seq": message.seq,
+                "status": ReceiptStatus.SENT.value,
+                "recipients": recipients,
+            },
+        )
 
 
 def mark_delivered(
