@@ -176,7 +176,7 @@ class DailyFigures(EventData):
 
 
 class AnalyticsMessage(DailyFigures):
-    """A chat's figures for one day, after a change."""
+    """A chat's figures for one day, once a batch of changes to them is applied."""
 
     chat_id: uuid.UUID
 
