@@ -150,7 +150,7 @@ def _publish_figures(session: Session, changed: list[tuple[Daily, uuid.UUID, dat
         row = current.get(key)
         if row is None:
             continue
-        table, owner, _day = key
+        table, owner, _ = key
         if table is AnalyticsChatDaily:
             figures = AnalyticsMessage(chat_id=owner, **_figures(row))
             event_type = catalog.ANALYTICS_MESSAGE
