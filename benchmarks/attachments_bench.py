@@ -21,26 +21,14 @@ import json
 import os
 import platform
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "layers" / "parley"), str(ROOT / "infra"), str(ROOT)]
 os.chdir(ROOT)
 
-from harness import flooding_environment, local_stack, report, summary  # noqa: E402
+from harness import flooding_environment, local_stack, report, timed  # noqa: E402
 from realtime_bench import direct_message_handler  # noqa: E402
-
-
-def timed(n: int, step, warmup: int = 20) -> dict[str, float]:
-    for index in range(min(warmup, n)):
-        step(index)
-    samples = []
-    for index in range(n):
-        started = time.perf_counter()
-        step(index)
-        samples.append(time.perf_counter() - started)
-    return summary(samples)
 
 
 def run(n: int) -> dict[str, dict[str, float]]:

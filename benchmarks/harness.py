@@ -6,7 +6,8 @@ import json
 import os
 import statistics
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,18 @@ def summary(samples: list[float]) -> dict[str, float]:
         "p50_ms": statistics.median(ordered) * 1000,
         "p99_ms": ordered[max(0, int(len(ordered) * 0.99) - 1)] * 1000,
     }
+
+
+def timed(n: int, step: Callable[[int], object], warmup: int = 20) -> dict[str, float]:
+    """`summary` of `n` calls of `step(index)`, after `warmup` calls not counted."""
+    for index in range(min(warmup, n)):
+        step(index)
+    samples = []
+    for index in range(n):
+        started = time.perf_counter()
+        step(index)
+        samples.append(time.perf_counter() - started)
+    return summary(samples)
 
 
 def flooding_environment() -> None:

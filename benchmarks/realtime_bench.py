@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "layers" / "parley"), str(ROOT / "infra"), str(ROOT)]
 os.chdir(ROOT)
 
-from harness import flooding_environment, local_stack, report, summary  # noqa: E402
+from harness import flooding_environment, local_stack, report, summary, timed  # noqa: E402
 
 FUNCTIONS = [
     "connect", "disconnect", "default", "message", "read", "delivered", "pin", "unpin",
@@ -109,16 +109,10 @@ def warm(n: int) -> dict[str, dict[str, float]]:
             )
         redis.incr("bench:counter")
 
-    results = {}
-    for name, step in (("baseline", baseline), ("message", send)):
-        for index in range(min(50, n)):  # warm-up
-            step(index)
-        samples = []
-        for index in range(n):
-            started = time.perf_counter()
-            step(index)
-            samples.append(time.perf_counter() - started)
-        results[name] = summary(samples)
+    results = {
+        name: timed(n, step, warmup=50)
+        for name, step in (("baseline", baseline), ("message", send))
+    }
     parley.push.management_client = real_client
     return results
 
