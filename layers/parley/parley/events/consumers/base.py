@@ -77,11 +77,6 @@ class BatchResult:
         }
 
 
-def claim(session: Session, consumer: str, event_id: uuid.UUID) -> bool:
-    """Record that `consumer` handles `event_id` in this transaction; False if it already did."""
-    return event_id in claim_all(session, consumer, [event_id])
-
-
 def claim_all(session: Session, consumer: str, event_ids: list[uuid.UUID]) -> set[uuid.UUID]:
     """Record that `consumer` handles these events in this transaction; those it had not yet."""
     if not event_ids:
@@ -96,6 +91,23 @@ def claim_all(session: Session, consumer: str, event_ids: list[uuid.UUID]) -> se
     )
 
 
+def apply_in_one_transaction(consumer: Consumer, envelopes: list[Envelope]) -> tuple[int, int]:
+    """Claim, apply and settle `envelopes` in one transaction: (applied, duplicates)."""
+    applied = duplicates = 0
+    with session_scope() as session:
+        fresh = claim_all(session, consumer.name, [envelope.id for envelope in envelopes])
+        for envelope in envelopes:
+            if envelope.id not in fresh:
+                duplicates += 1
+                continue
+            fresh.discard(envelope.id)  # a second copy in the same batch is a duplicate
+            consumer.apply(session, envelope)
+            applied += 1
+        if consumer.settle is not None:
+            consumer.settle(session)
+    return applied, duplicates
+
+
 def handle_record(consumer: Consumer, record: ConsumerRecordRecords, result: BatchResult) -> None:
     attempts = get_settings().consumer_max_retries
     error: Exception | None = None
@@ -108,15 +120,11 @@ def handle_record(consumer: Consumer, record: ConsumerRecordRecords, result: Bat
                 return
             if consumer.own_units:
                 consumer.apply(None, envelope)
+                result.processed += 1
             else:
-                with session_scope() as session:
-                    if not claim(session, consumer.name, envelope.id):
-                        result.duplicates += 1
-                        return
-                    consumer.apply(session, envelope)
-                    if consumer.settle is not None:
-                        consumer.settle(session)
-            result.processed += 1
+                processed, duplicates = apply_in_one_transaction(consumer, [envelope])
+                result.processed += processed
+                result.duplicates += duplicates
             return
         except Exception as exc:  # any failure is retried, then dead-lettered
             error = exc
@@ -183,17 +191,7 @@ def handle_whole_batch(
         envelopes = [Envelope.model_validate(record.value) for record in records]
         wanted = [envelope for envelope in envelopes if envelope.type in consumer.topics]
         result.ignored = len(envelopes) - len(wanted)
-        with session_scope() as session:
-            fresh = claim_all(session, consumer.name, [envelope.id for envelope in wanted])
-            for envelope in wanted:
-                if envelope.id not in fresh:
-                    result.duplicates += 1
-                    continue
-                fresh.discard(envelope.id)  # a second copy in the same batch is a duplicate
-                consumer.apply(session, envelope)
-                result.processed += 1
-            if consumer.settle is not None:
-                consumer.settle(session)
+        result.processed, result.duplicates = apply_in_one_transaction(consumer, wanted)
     except Exception as exc:  # rolled back: record by record finds the culprit
         logger.warning(
             "batch failed as a whole; going record by record",
@@ -228,4 +226,4 @@ def lambda_handler(consumer: Consumer) -> Callable[[dict[str, Any], LambdaContex
     return handler
 
 
-__all__ = ["Consumer", "claim", "claim_all", "lambda_handler", "process"]
+__all__ = ["Consumer", "claim_all", "lambda_handler", "process"]
