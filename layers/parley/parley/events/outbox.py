@@ -99,7 +99,7 @@ _COLUMNS = (outbox.c.id, outbox.c.event_id, outbox.c.topic, outbox.c.key, outbox
 Stream = tuple[str, str]
 
 
-def _stream(row: OutboxRow) -> Stream:
+def stream_of(row: OutboxRow | OutboxEvent) -> Stream:
     return (row.topic, row.key)
 
 
@@ -157,7 +157,7 @@ def _without_keys_held_elsewhere(
     connection: Connection, claimed: list[OutboxRow]
 ) -> list[OutboxRow]:
     ids = [row.id for row in claimed]
-    streams = sorted({_stream(row) for row in claimed})
+    streams = sorted({stream_of(row) for row in claimed})
     # Unpublished rows of our streams, older than our newest, that we could not
     # lock: another publisher holds them right now.
     held = connection.execute(
@@ -171,7 +171,7 @@ def _without_keys_held_elsewhere(
         )
     )
     blocked = {(topic, key) for topic, key in held}
-    return [row for row in claimed if _stream(row) not in blocked]
+    return [row for row in claimed if stream_of(row) not in blocked]
 
 
 def committed_row(row: OutboxEvent) -> OutboxRow:

@@ -134,7 +134,7 @@ def send(producer: Producer, rows: Sequence[outbox.OutboxRow], delivery: Deliver
             _acked_late.discard(event_id)
             delivery.acked.append(event_id)
             continue
-        stream = (row.topic, row.key)
+        stream = outbox.stream_of(row)
         if _in_flight.get(event_id) is producer or stream in waiting:
             # Still on the wire from an earlier attempt; its stream waits behind it.
             waiting.add(stream)
@@ -241,15 +241,15 @@ class CommitPublishing:
         first_row = min(row.id for row in rows)
         if self._first_row is None or first_row < self._first_row:
             self._first_row = first_row
-        streams = {(row.topic, row.key) for row in rows}
+        streams = {outbox.stream_of(row) for row in rows}
         return outbox.streams_owing(connection, streams, self._first_row)
 
     def committed(self, rows: Sequence[OutboxEvent], owing: set[outbox.Stream] | None) -> None:
         """Produce what just committed; a stream that owes older rows waits for `finish`."""
         if owing is None or publishing_paused():
             return  # the relay's
-        ready = [outbox.committed_row(row) for row in rows if (row.topic, row.key) not in owing]
-        self._backlogged.extend(row.event_id for row in rows if (row.topic, row.key) in owing)
+        ready = [outbox.committed_row(row) for row in rows if outbox.stream_of(row) not in owing]
+        self._backlogged.extend(row.event_id for row in rows if outbox.stream_of(row) in owing)
         if not ready:
             return
         try:
