@@ -30,8 +30,8 @@ from parley.snapstart import holds_connections
 
 _engine: Engine | None = None
 
-# Outbox rows written in a session's open transaction (`parley.events.outbox.emit`);
-# the unit of work publishes them once they are committed.
+# Events emitted in a session's open transaction (`parley.events.outbox.emit`):
+# the unit of work writes them as it commits, then publishes them.
 PENDING_ROWS = "parley.events.pending_rows"
 
 # The unit of work running on this thread, when its entry made it ambient:
@@ -198,14 +198,14 @@ class UnitOfWork:
         self._open_session = session
         try:
             yield
-            rows = session.info.pop(PENDING_ROWS, [])
-            owing = None
-            if rows:
-                session.flush()  # the rows' ids
-                owing = self._publisher().streams_owing(session, rows)
+            events = session.info.pop(PENDING_ROWS, [])
+            written = None
+            if events:
+                session.flush()
+                written = self._publisher().write(session.connection(), events)
             session.commit()
-            if rows:
-                self._publisher().committed(rows, owing)
+            if written is not None:
+                self._publisher().committed(written)
         except BaseException:
             session.rollback()
             raise

@@ -1,20 +1,23 @@
 """The transactional outbox: events are rows written with the change they describe.
 
-`emit` adds the row to the caller's transaction. Once that transaction has
-committed, its unit of work (`parley.db.session`) publishes its own rows,
-after the frames to live connections have left (see `publisher`); what it
-could not publish stays for the relay. All outbox SQL lives here.
+`emit` adds the event to the caller's transaction; just before it commits,
+`write` inserts all of that transaction's events in one statement. Once the
+transaction has committed, its unit of work (`parley.db.session`) publishes
+its own rows, after the frames to live connections have left (see
+`publisher`); what it could not publish stays for the relay. All outbox SQL
+lives here.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic_core import to_jsonable_python
-from sqlalchemy import Connection, func, select, tuple_, update
+from sqlalchemy import Connection, func, select, text, tuple_, update
 from sqlalchemy.orm import Session
 
 from parley.config import get_settings
@@ -35,7 +38,7 @@ def emit(
     *,
     version: int = 1,
 ) -> Envelope:
-    """Write one event in the caller's transaction; it is published after commit.
+    """Add one event to the caller's transaction; it is published after commit.
 
     `event_type` is a catalog name (``message.created``...), `key` the chat id
     for chat and message events and the user id for user events. `data` is
@@ -52,15 +55,13 @@ def emit(
         key=str(key),
         data=to_jsonable_python(data),
     )
-    row = OutboxEvent(
-        event_id=envelope.id, topic=event_type, key=envelope.key, payload=envelope.to_json()
+    session.info.setdefault(PENDING_ROWS, []).append(
+        PendingEvent(envelope.id, event_type, envelope.key, envelope.to_json())
     )
-    session.add(row)
-    session.info.setdefault(PENDING_ROWS, []).append(row)
     return envelope
 
 
-# --- Reading and claiming rows --------------------------------------------------
+# --- Reading rows --------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -99,11 +100,81 @@ _COLUMNS = (outbox.c.id, outbox.c.event_id, outbox.c.topic, outbox.c.key, outbox
 Stream = tuple[str, str]
 
 
-def stream_of(row: OutboxRow | OutboxEvent) -> Stream:
+def stream_of(row: OutboxRow | PendingEvent) -> Stream:
     return (row.topic, row.key)
 
 
 _STREAM = tuple_(outbox.c.topic, outbox.c.key)
+
+
+# --- Writing rows --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PendingEvent:
+    """An event emitted in a transaction still open: its row is written at commit."""
+
+    event_id: uuid.UUID
+    topic: str
+    key: str
+    payload: dict[str, Any]
+
+
+# A transaction's events in one statement, in the order they were emitted,
+# each with whether its stream owes unpublished rows older than
+# `owed_before` (the unit of work's first row; this statement's first when
+# the unit has none yet): those must reach the broker first.
+_WRITE = text(
+    """
+    WITH written AS (
+        INSERT INTO outbox (event_id, topic, key, payload)
+        SELECT event_id, topic, key, payload
+        FROM unnest(
+            CAST(:event_ids AS uuid[]),
+            CAST(:topics AS varchar[]),
+            CAST(:keys AS varchar[]),
+            CAST(:payloads AS jsonb[])
+        ) WITH ORDINALITY AS event (event_id, topic, key, payload, position)
+        ORDER BY position
+        RETURNING id, event_id, topic, key
+    )
+    SELECT written.id, written.event_id, EXISTS (
+        SELECT FROM outbox AS older
+        WHERE older.published_at IS NULL
+          AND older.topic = written.topic
+          AND older.key = written.key
+          AND older.id < LEAST(CAST(:owed_before AS bigint), (SELECT min(id) FROM written))
+    ) AS owing
+    FROM written
+    """
+)
+
+
+def write(
+    connection: Connection, events: Sequence[PendingEvent], owed_before: int | None
+) -> tuple[list[OutboxRow], set[Stream]]:
+    """Insert a committing transaction's events: their rows, and the streams that
+    owe unpublished rows older than `owed_before` (or than the first of these)."""
+    result = connection.execute(
+        _WRITE,
+        {
+            "event_ids": [event.event_id for event in events],
+            "topics": [event.topic for event in events],
+            "keys": [event.key for event in events],
+            "payloads": [json.dumps(event.payload) for event in events],
+            "owed_before": owed_before,
+        },
+    )
+    written = {event_id: (row_id, owes) for row_id, event_id, owes in result}
+    rows = [
+        OutboxRow(written[event.event_id][0], event.event_id, event.topic, event.key, event.payload)
+        for event in events
+    ]
+    owing = {stream_of(row) for row in rows if written[row.event_id][1]}
+    return rows, owing
+
+
+# --- Claiming rows -------------------------------------------------------------
 
 
 def claim_oldest(connection: Connection, limit: int) -> list[OutboxRow]:
@@ -172,34 +243,6 @@ def _without_keys_held_elsewhere(
     )
     blocked = {(topic, key) for topic, key in held}
     return [row for row in claimed if stream_of(row) not in blocked]
-
-
-def committed_row(row: OutboxEvent) -> OutboxRow:
-    """A row `emit` wrote, as its transaction committed it (published from memory)."""
-    return OutboxRow(row.id, row.event_id, row.topic, row.key, row.payload)
-
-
-def streams_owing(
-    session_or_connection: Session | Connection, streams: Iterable[Stream], before_id: int
-) -> set[Stream]:
-    """Of `streams`, those with unpublished rows older than row `before_id`.
-
-    An id range on the unpublished rows' index: as cheap with a thousand rows
-    of one's own in flight as with one.
-    """
-    streams = sorted(set(streams))
-    if not streams:
-        return set()
-    rows = session_or_connection.execute(
-        select(outbox.c.topic, outbox.c.key)
-        .distinct()
-        .where(
-            outbox.c.published_at.is_(None),
-            outbox.c.id < before_id,
-            _STREAM.in_(streams),
-        )
-    )
-    return {(topic, key) for topic, key in rows}
 
 
 def mark_published(connection: Connection, event_ids: Sequence[uuid.UUID | str]) -> None:

@@ -33,13 +33,13 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from parley.config import get_settings
-from parley.db.models import OutboxEvent
 from parley.events import outbox
 from parley.events.kafka import discard_producer, get_producer, is_fatal
 from parley.observability import logger
@@ -212,6 +212,11 @@ def _pause_after(exc: Exception) -> None:
     _paused_until = time.monotonic() + get_settings().outbox_publish_backoff_seconds
 
 
+class Written(NamedTuple):
+    rows: list[outbox.OutboxRow]
+    owing: set[outbox.Stream] | None
+
+
 class CommitPublishing:
     """What one unit of work owes the broker, from its first commit to its end.
 
@@ -226,29 +231,26 @@ class CommitPublishing:
         self._backlogged: list[uuid.UUID] = []
         self._first_row: int | None = None
 
-    def streams_owing(
-        self, connection: Connection, rows: Sequence[OutboxEvent]
-    ) -> set[outbox.Stream] | None:
-        """In the committing transaction: streams with unpublished rows older than
-        this unit's first (None: leave them all to the relay, publishing is paused).
+    def write(self, connection: Connection, events: Sequence[outbox.PendingEvent]) -> Written:
+        """In the committing transaction: the events' rows, and the streams that owe
+        unpublished rows older than this unit's first (None: leave them all to
+        the relay, publishing is paused).
 
-        `rows` are the transaction's outbox rows, flushed (they have ids). Only
-        rows older than the unit's first are owed first: newer ones are the
-        unit's own (on the wire already) or were written concurrently with it.
+        Only rows older than the unit's first are owed first: newer ones are
+        the unit's own (on the wire already) or were written concurrently with it.
         """
-        if publishing_paused():
-            return None
+        rows, owing = outbox.write(connection, events, owed_before=self._first_row)
         first_row = min(row.id for row in rows)
         if self._first_row is None or first_row < self._first_row:
             self._first_row = first_row
-        streams = {outbox.stream_of(row) for row in rows}
-        return outbox.streams_owing(connection, streams, self._first_row)
+        return Written(rows, None if publishing_paused() else owing)
 
-    def committed(self, rows: Sequence[OutboxEvent], owing: set[outbox.Stream] | None) -> None:
+    def committed(self, written: Written) -> None:
         """Produce what just committed; a stream that owes older rows waits for `finish`."""
+        rows, owing = written
         if owing is None or publishing_paused():
             return  # the relay's
-        ready = [outbox.committed_row(row) for row in rows if outbox.stream_of(row) not in owing]
+        ready = [row for row in rows if outbox.stream_of(row) not in owing]
         self._backlogged.extend(row.event_id for row in rows if outbox.stream_of(row) in owing)
         if not ready:
             return
