@@ -93,13 +93,7 @@ def mark_delivered(
     users = list(user_ids)
     if not users:
         return StatusChanges()
-    return _advance(
-        session,
-        ReceiptStatus.DELIVERED,
-        users,
-        and_(Receipt.message_id == message_id),
-        message_ids=[message_id],
-    )
+    return _advance(session, ReceiptStatus.DELIVERED, users, [message_id])
 
 
 def mark_messages_delivered(
@@ -109,7 +103,9 @@ def mark_messages_delivered(
     ids = list(message_ids)
     if not ids:
         return StatusChanges()
-    return _advance(session, ReceiptStatus.DELIVERED, [user_id], Receipt.message_id.in_(ids))
+    delivered = ReceiptStatus.DELIVERED
+    behind = _behind(session, delivered, [user_id], Receipt.message_id.in_(ids))
+    return _advance(session, delivered, [user_id], behind)
 
 
 def confirm_delivered(
@@ -137,13 +133,11 @@ def mark_read_up_to(
         .execution_options(synchronize_session=False)
     )
     session.expire(member)
-    changes = _advance(
-        session,
-        ReceiptStatus.READ,
-        [user_id],
-        and_(Receipt.chat_id == chat_id, Receipt.seq <= message.seq),
-        up_to_seq=message.seq,
+    read = ReceiptStatus.READ
+    unread = _behind(
+        session, read, [user_id], and_(Receipt.chat_id == chat_id, Receipt.seq <= message.seq)
     )
+    changes = _advance(session, read, [user_id], unread, up_to_seq=message.seq)
     return message, changes
 
 
@@ -208,67 +202,96 @@ def withdraw_pending(session: Session, chat_id: uuid.UUID, user_id: uuid.UUID) -
     return changes
 
 
+# In id order, so concurrent changes cannot deadlock. A key-preserving lock:
+# receipts (their foreign key) can still be written meanwhile.
+_LOCK_MESSAGES = text(
+    """
+    SELECT id, sender_id FROM messages
+    WHERE id = ANY(CAST(:message_ids AS uuid[]))
+    ORDER BY id
+    FOR NO KEY UPDATE
+    """
+)
+
+
 def _lock_messages(session: Session, message_ids) -> dict[uuid.UUID, uuid.UUID]:
-    """Lock the messages (in id order, so concurrent changes cannot deadlock); their senders."""
-    return dict(
-        session.execute(
-            select(Message.id, Message.sender_id)
-            .where(Message.id.in_(message_ids))
-            .order_by(Message.id)
-            .with_for_update(key_share=True)
-        ).all()
+    """Lock the messages; their senders."""
+    return dict(session.execute(_LOCK_MESSAGES, {"message_ids": list(message_ids)}).all())
+
+
+# Run under the messages' locks: the receipts moved forward, each with its
+# message's aggregate before and after. Every part of the statement reads the
+# snapshot from before the update, so `after` counts the moved receipts at
+# their new status without a second statement.
+_ADVANCE = text(
+    """
+    WITH moved AS (
+        UPDATE receipts
+        SET status = CAST(:status AS smallint),
+            delivered_at = coalesce(delivered_at, CAST(:now AS timestamptz)),
+            read_at = CASE WHEN CAST(:reading AS boolean) THEN CAST(:now AS timestamptz)
+                           ELSE read_at END
+        WHERE message_id = ANY(CAST(:message_ids AS uuid[]))
+          AND user_id = ANY(CAST(:user_ids AS uuid[]))
+          AND status < CAST(:status AS smallint)
+        RETURNING message_id, user_id, chat_id, seq
+    ), aggregate AS (
+        SELECT message_id,
+               min(status) AS before,
+               min(CASE WHEN user_id = ANY(CAST(:user_ids AS uuid[]))
+                         AND status < CAST(:status AS smallint)
+                        THEN CAST(:status AS smallint) ELSE status END) AS after
+        FROM receipts
+        WHERE message_id IN (SELECT message_id FROM moved)
+        GROUP BY message_id
     )
+    SELECT moved.message_id, moved.user_id, moved.chat_id, moved.seq,
+           aggregate.before, aggregate.after
+    FROM moved JOIN aggregate USING (message_id)
+    ORDER BY moved.chat_id, moved.seq, moved.user_id
+    """
+)
+
+
+def _behind(
+    session: Session, status: ReceiptStatus, user_ids: list[uuid.UUID], scope
+) -> list[uuid.UUID]:
+    """The messages in `scope` with a receipt of these users not yet at `status`."""
+    behind = and_(Receipt.user_id.in_(user_ids), Receipt.status < status.value, scope)
+    return list(session.scalars(select(Receipt.message_id).where(behind).distinct()))
 
 
 def _advance(
     session: Session,
     status: ReceiptStatus,
     user_ids: list[uuid.UUID],
-    scope,
+    message_ids: list[uuid.UUID],
     *,
     up_to_seq: int | None = None,
-    message_ids: list[uuid.UUID] | None = None,
 ) -> StatusChanges:
-    """Move receipts in `scope` forward; `message_ids`, when known, saves looking them up."""
-    behind = and_(Receipt.user_id.in_(user_ids), Receipt.status < status.value, scope)
-    if message_ids is None:
-        message_ids = session.scalars(select(Receipt.message_id).where(behind).distinct()).all()
+    """Move these users' receipts of these messages forward to `status`."""
     if not message_ids:
         return StatusChanges()
     senders = _lock_messages(session, message_ids)
-    # Aggregates before and after, computed under the locks, before the update.
-    moving = and_(Receipt.user_id.in_(user_ids), Receipt.status < status.value)
-    aggregates = session.execute(
-        select(
-            Receipt.message_id,
-            func.min(Receipt.status),
-            func.min(case((moving, status.value), else_=Receipt.status)),
-        )
-        .where(Receipt.message_id.in_(message_ids))
-        .group_by(Receipt.message_id)
-    ).all()
     now = datetime.now(UTC)
-    values: dict = {
-        "status": status.value,
-        "delivered_at": func.coalesce(Receipt.delivered_at, now),
-    }
-    if status is ReceiptStatus.READ:
-        values["read_at"] = now
     moved = session.execute(
-        update(Receipt)
-        .where(behind, Receipt.message_id.in_(message_ids))
-        .values(**values)
-        .returning(Receipt.message_id, Receipt.user_id, Receipt.chat_id, Receipt.seq)
-        .execution_options(synchronize_session=False)
+        _ADVANCE,
+        {
+            "status": status.value,
+            "now": now,
+            "reading": status is ReceiptStatus.READ,
+            "message_ids": message_ids,
+            "user_ids": user_ids,
+        },
     ).all()
 
     changes = StatusChanges()
     event_type = MESSAGE_READ if status is ReceiptStatus.READ else MESSAGE_DELIVERED
-    chat_of: dict[uuid.UUID, uuid.UUID] = {}
-    for message_id, user_id, chat_id, seq in sorted(moved, key=lambda row: (row[2], row[3])):
-        chat_of[message_id] = chat_id
+    aggregates: dict[uuid.UUID, AggregateChange] = {}
+    for message_id, user_id, chat_id, seq, before, after in moved:
+        sender_id = senders[message_id]
         changes.recipients.append(
-            RecipientChange(message_id, chat_id, senders[message_id], user_id, seq, status)
+            RecipientChange(message_id, chat_id, sender_id, user_id, seq, status)
         )
         data = {
             "messageId": str(message_id),
@@ -280,11 +303,9 @@ def _advance(
         if up_to_seq is not None:
             data["upToSeq"] = up_to_seq
         emit(session, event_type, chat_id, data)
-    for message_id, before, after in aggregates:
-        if after != before and message_id in chat_of:
-            changes.aggregates.append(
-                AggregateChange(
-                    message_id, chat_of[message_id], senders[message_id], ReceiptStatus(after)
-                )
+        if after != before:
+            aggregates[message_id] = AggregateChange(
+                message_id, chat_id, sender_id, ReceiptStatus(after)
             )
+    changes.aggregates.extend(aggregates.values())
     return changes
