@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, exists, select
+from sqlalchemy import delete, exists, insert, select
 from sqlalchemy.orm import Session
 
 from parley import storage
@@ -170,6 +170,24 @@ def _confirm_upload(attachment: Attachment) -> None:
         dimensions = image_size(stored.head)
         if dimensions is not None:
             attachment.width, attachment.height = dimensions
+
+
+def write_links(
+    session: Session, message_id: uuid.UUID, links: Sequence[MessageAttachment]
+) -> None:
+    """The rows of a new message's links (the message itself is written without the ORM)."""
+    if links:
+        session.execute(
+            insert(MessageAttachment),
+            [
+                {
+                    "message_id": message_id,
+                    "attachment_id": link.attachment.id,
+                    "position": link.position,
+                }
+                for link in links
+            ],
+        )
 
 
 def links_for_forward(session: Session, source_view: dict[str, Any]) -> list[MessageAttachment]:

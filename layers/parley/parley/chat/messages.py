@@ -14,7 +14,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -26,7 +26,7 @@ from parley.chat.membership import chat_members, member_ids, require_message_mem
 from parley.chat.outcomes import MessageChange, MessageChanged, MessagePosted
 from parley.chat.views import event_view, message_view
 from parley.config import get_settings
-from parley.db.models import Chat, Message, ReceiptStatus
+from parley.db.models import Message, ReceiptStatus
 from parley.events.catalog import (
     MESSAGE_CREATED,
     MESSAGE_DELETED,
@@ -203,16 +203,53 @@ def _publish(ctx: ActionContext, members: set[uuid.UUID], message: Message) -> d
     return view
 
 
+# The chat's next seq and the message row in one statement: the UPDATE takes
+# the chat row's lock, which orders concurrent sends.
+_STORE = text(
+    """
+    WITH next AS (
+        UPDATE chats SET last_seq = last_seq + 1, last_message_at = now()
+        WHERE id = :chat_id
+        RETURNING last_seq
+    )
+    INSERT INTO messages (
+        id, chat_id, seq, sender_id, body, client_message_id, reply_to_id,
+        is_forwarded, forwarded_from_id, original_sender_id
+    )
+    SELECT CAST(:id AS uuid), :chat_id, next.last_seq, CAST(:sender_id AS uuid), :body,
+           CAST(:client_message_id AS varchar), CAST(:reply_to_id AS uuid),
+           :is_forwarded, CAST(:forwarded_from_id AS uuid), CAST(:original_sender_id AS uuid)
+    FROM next
+    RETURNING seq, created_at
+    """
+)
+
+
 def _store(session: Session, message: Message) -> None:
-    """The chat's next seq (its row lock orders concurrent sends) and the message row."""
-    message.seq = session.execute(
-        update(Chat)
-        .where(Chat.id == message.chat_id)
-        .values(last_seq=Chat.last_seq + 1, last_message_at=func.now())
-        .returning(Chat.last_seq)
-    ).scalar_one()
-    session.add(message)
-    session.flush()
+    """Write a new message and its attachment links.
+
+    `message` stays out of the ORM session (nothing else changes it in this
+    transaction): it is given the values the row got, and views are made from it.
+    """
+    message.id = uuid.uuid4()
+    message.is_forwarded = bool(message.is_forwarded)
+    message.is_pinned = False
+    message.pinned_at = message.pinned_by = message.edited_at = message.deleted_at = None
+    message.seq, message.created_at = session.execute(
+        _STORE,
+        {
+            "id": message.id,
+            "chat_id": message.chat_id,
+            "sender_id": message.sender_id,
+            "body": message.body,
+            "client_message_id": message.client_message_id,
+            "reply_to_id": message.reply_to_id,
+            "is_forwarded": message.is_forwarded,
+            "forwarded_from_id": message.forwarded_from_id,
+            "original_sender_id": message.original_sender_id,
+        },
+    ).one()
+    attachments.write_links(session, message.id, message.attachment_links)
 
 
 # --- edit and delete ---------------------------------------------------------
