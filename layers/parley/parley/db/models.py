@@ -232,8 +232,10 @@ class Receipt(Base):
     user_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
     )
-    # Copied from the message so read-up-to and unread counts need no join.
-    chat_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"))
+    # Copied from the message so read-up-to and unread counts need no join. No
+    # foreign key of its own: the message's ties it to the chat, and a big
+    # group's send would check the chat once per receipt.
+    chat_id: Mapped[uuid.UUID]
     seq: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[int] = mapped_column(SmallInteger, default=ReceiptStatus.SENT.value)
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
