@@ -125,7 +125,8 @@ def of_users(user_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, set[str]]:
     ids = list(dict.fromkeys(user_ids))
     if not ids:
         return {}
-    pipe = get_redis().pipeline()
+    # Reads only: no MULTI/EXEC, which would answer every command twice.
+    pipe = get_redis().pipeline(transaction=False)
     for user_id in ids:
         pipe.smembers(_user_key(user_id))
     return {user_id: conns for user_id, conns in zip(ids, pipe.execute(), strict=True) if conns}
@@ -218,7 +219,7 @@ def sessions_of(user_id: uuid.UUID) -> dict[str, str | None]:
     ids = sorted(get_redis().smembers(_user_key(user_id)))
     if not ids:
         return {}
-    pipe = get_redis().pipeline()
+    pipe = get_redis().pipeline(transaction=False)
     for connection_id in ids:
         pipe.hget(_conn_key(connection_id), "sessionId")
     return {cid: sid or None for cid, sid in zip(ids, pipe.execute(), strict=True)}

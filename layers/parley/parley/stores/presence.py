@@ -69,7 +69,8 @@ def of_users(user_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Presence]:
     ids = list(dict.fromkeys(user_ids))
     if not ids:
         return {}
-    pipe = get_redis().pipeline()
+    # Reads only: no MULTI/EXEC, which would answer every command twice.
+    pipe = get_redis().pipeline(transaction=False)
     for user_id in ids:
         pipe.zscore(_ONLINE, str(user_id))
         pipe.get(_last_seen_key(user_id))
