@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from parley.chat.context import ActionContext
 from parley.chat.membership import require_member, require_message_member
+from parley.db.arrays import uuid_array
 from parley.db.models import ChatMember, Message, Receipt, ReceiptStatus
 from parley.events.catalog import MESSAGE_DELIVERED, MESSAGE_READ
 from parley.events.outbox import emit
@@ -81,7 +82,7 @@ def create_sent(session: Session, message: Message, recipient_ids: Iterable[uuid
                 "chat_id": message.chat_id,
                 "seq": message.seq,
                 "status": ReceiptStatus.SENT.value,
-                "recipients": recipients,
+                "recipients": uuid_array(recipients),
             },
         )
 
@@ -216,7 +217,7 @@ _LOCK_MESSAGES = text(
 
 def _lock_messages(session: Session, message_ids) -> dict[uuid.UUID, uuid.UUID]:
     """Lock the messages; their senders."""
-    return dict(session.execute(_LOCK_MESSAGES, {"message_ids": list(message_ids)}).all())
+    return dict(session.execute(_LOCK_MESSAGES, {"message_ids": uuid_array(message_ids)}).all())
 
 
 # Run under the messages' locks: the receipts moved forward, each with its
@@ -280,8 +281,8 @@ def _advance(
             "status": status.value,
             "now": now,
             "reading": status is ReceiptStatus.READ,
-            "message_ids": message_ids,
-            "user_ids": user_ids,
+            "message_ids": uuid_array(message_ids),
+            "user_ids": uuid_array(user_ids),
         },
     ).all()
 

@@ -21,6 +21,7 @@ from sqlalchemy import Connection, func, select, text, tuple_, update
 from sqlalchemy.orm import Session
 
 from parley.config import get_settings
+from parley.db.arrays import uuid_array
 from parley.db.models import OutboxEvent
 from parley.db.session import PENDING_ROWS
 from parley.events.catalog import topic
@@ -158,7 +159,7 @@ def write(
     result = connection.execute(
         _WRITE,
         {
-            "event_ids": [event.event_id for event in events],
+            "event_ids": uuid_array(event.event_id for event in events),
             "topics": [event.topic for event in events],
             "keys": [event.key for event in events],
             "payloads": [json.dumps(event.payload) for event in events],
