@@ -29,7 +29,7 @@ def kafka(tmp_path_factory: pytest.TempPathFactory):
     futures = admin.create_topics(
         [
             NewTopic(t, num_partitions=1, replication_factor=1)
-            for t in ("fixture.records", "fixture.failed")
+            for t in ("fixture.records", "fixture.failed", "fixture.filtered")
         ]
     )
     for future in futures.values():
@@ -47,10 +47,12 @@ def consuming_gateway(kafka: str, journal: Journal):
         yield server
 
 
-def _produce(bootstrap: str, *records: tuple[bytes | None, bytes]) -> None:
+def _produce(
+    bootstrap: str, *records: tuple[bytes | None, bytes], topic: str = "fixture.records"
+) -> None:
     producer = Producer({"bootstrap.servers": bootstrap})
     for key, value in records:
-        producer.produce("fixture.records", key=key, value=value, headers=[("trace", b"t1")])
+        producer.produce(topic, key=key, value=value, headers=[("trace", b"t1")])
     assert producer.flush(10) == 0
 
 
@@ -60,6 +62,16 @@ def _delivered(journal: Journal, value: bytes) -> list[dict]:
         entry
         for entry in journal.entries("kafka")
         if any(r["value"] == encoded for rs in entry["event"]["records"].values() for r in rs)
+    ]
+
+
+def _values_delivered_from(journal: Journal, topic: str) -> list[bytes]:
+    return [
+        base64.b64decode(r["value"])
+        for entry in journal.entries("kafka")
+        for rs in entry["event"]["records"].values()
+        for r in rs
+        if r["topic"] == topic
     ]
 
 
@@ -109,6 +121,26 @@ def test_failing_batch_is_retried_then_sent_to_the_failure_topic(consuming_gatew
     # Consumption goes on after the poisoned batch.
     _produce(kafka, (None, b"after the poison"))
     assert journal.wait_for(lambda: _delivered(journal, b"after the poison"), timeout=30)
+
+
+def test_only_records_a_filter_matches_reach_the_function(consuming_gateway, kafka, journal):
+    wanted = b'{"data": {"wanted": true}, "n": 1}'
+    also_wanted = b'{"kind": "always.this", "n": 2}'
+    unwanted = [b'{"data": {"wanted": false}}', b'{"data": {}}', b"not json", b'{"kind": "x"}']
+    last = b'{"data": {"wanted": true}, "n": 3}'
+    _produce(
+        kafka,
+        (None, wanted),
+        *[(None, value) for value in unwanted],
+        (None, also_wanted),
+        topic="fixture.filtered",
+    )
+    # Records passed over do not hold up the ones after them.
+    _produce(kafka, (None, last), topic="fixture.filtered")
+
+    journal.wait_for(lambda: _delivered(journal, last), timeout=30)
+
+    assert _values_delivered_from(journal, "fixture.filtered") == [wanted, also_wanted, last]
 
 
 def test_schedule_fires_with_a_short_rate_override(journal):

@@ -2,6 +2,7 @@
 
 As Lambda's MSK and self-managed Kafka event source mappings: records are
 delivered in batches keyed `topic-partition`, with base64 keys and values;
+records that the mapping's FilterCriteria do not match are passed over;
 offsets are committed only once the function returned; a batch that keeps
 failing is retried a few times, then handed to the mapping's on-failure
 topic (if any) and consumption goes on.
@@ -106,21 +107,29 @@ class _MappingConsumer(threading.Thread):
                     num_messages=self.mapping.batch_size,
                     timeout=max(0.05, self.mapping.batching_window_seconds),
                 )
-                batch = []
+                consumed = []
                 for message in polled:
                     error = message.error()
                     if error is None:
-                        batch.append(message)
+                        consumed.append(message)
                     elif error.code() not in _QUIET_ERRORS:
                         logger.warning("%s: %s", self.mapping.name, error)
-                if batch and self._deliver(batch):
-                    consumer.commit(offsets=_next_offsets(batch), asynchronous=False)
+                batch = self._filtered(consumed)
+                if consumed and (not batch or self._deliver(batch)):
+                    consumer.commit(offsets=_next_offsets(consumed), asynchronous=False)
         except Exception:
             logger.exception("Kafka consumer for %s stopped", self.mapping.name)
         finally:
             consumer.close()
             if self._producer is not None:
                 self._producer.flush(5)
+
+    def _filtered(self, messages: list[Message]) -> list[Message]:
+        """What the mapping's FilterCriteria let through (all, without any)."""
+        record_filter = self.mapping.record_filter
+        if record_filter is None:
+            return messages
+        return [m for m in messages if record_filter.accepts_kafka_value(m.value())]
 
     def _deliver(self, batch: list[Message]) -> bool:
         """True when the batch is done with (handled, or parked on failure)."""

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .cfn import Resolver, load_template, logical_id_from_arn
+from .filters import FilterPatternError, RecordFilter
 
 logger = logging.getLogger(__name__)
 
@@ -115,6 +116,8 @@ class KafkaMapping:
     on_failure_topic: str | None = None
     event_source_arn: str | None = None
     enabled: bool = True
+    # FilterCriteria: records no pattern matches never reach the function.
+    record_filter: RecordFilter | None = None
 
 
 @dataclass(frozen=True)
@@ -299,7 +302,16 @@ def _kafka_mapping(
         on_failure_topic=_destination_topic(destination, resources),
         event_source_arn=str(properties["Stream"]) if properties.get("Stream") else None,
         enabled=properties.get("Enabled", True) is not False,
+        record_filter=_record_filter(name, properties.get("FilterCriteria")),
     )
+
+
+def _record_filter(name: str, criteria: Any) -> RecordFilter | None:
+    try:
+        # Lambda filters a Kafka record on its value only.
+        return RecordFilter.from_criteria(criteria, allowed_keys={"value"})
+    except FilterPatternError as error:
+        raise ValueError(f"{name}: FilterCriteria: {error}") from error
 
 
 def _destination_topic(destination: Any, resources: dict[str, Any]) -> str | None:
