@@ -13,6 +13,7 @@ import pytest
 from parley.events import catalog
 from parley.events.eventsource import kafka_event
 from tests.realtime.conftest import Client, World, invoke
+from tests.support import ROOT
 
 MEMBERS = 7  # alice, bob and five more
 
@@ -189,6 +190,32 @@ def test_a_small_groups_message_is_left_to_the_sending_invocation(world: World) 
     fan_out(message_id)
 
     assert [f["data"]["id"] for f in bob.frames("message")] == [message_id]
+
+
+def fan_out_source_filter():
+    """The fan-out function's event source filter, as the template declares it."""
+    from parley_dev.gateway.template import load_wiring
+
+    wiring = load_wiring(ROOT / "template.yaml")
+    (mapping,) = [m for m in wiring.kafka_mappings if m.function == "FanOutFunction"]
+    assert mapping.record_filter is not None
+    return mapping.record_filter
+
+
+def test_only_a_deferred_fan_out_passes_the_fan_out_functions_event_source(
+    world: World, settings_env
+) -> None:
+    alice = world.online(world.alice)
+    inline = alice.send("message", {"chatId": str(world.group), "body": "to bob"})
+    settings_env(FAN_OUT_INLINE_MAX_RECIPIENTS=0)
+    deferred = alice.send("message", {"chatId": str(world.group), "body": "to bob, later"})
+
+    source_filter = fan_out_source_filter()
+
+    values = [
+        OutboxRecord(message_created(ack["message"]["id"])).value() for ack in (inline, deferred)
+    ]
+    assert [source_filter.accepts_kafka_value(value) for value in values] == [False, True]
 
 
 def test_typing_in_a_big_group_shows_one_start_per_interval_and_no_stop(

@@ -182,21 +182,20 @@ def _publish(ctx: ActionContext, members: set[uuid.UUID], message: Message) -> d
     recipients = members - {message.sender_id}
     receipts.create_sent(session, message, recipients)
     view = message_view(message, ReceiptStatus.SENT)
+    inline = len(recipients) <= get_settings().fan_out_inline_max_recipients
+    fan_out = "inline" if inline else "deferred"
     emit(
         session,
         MESSAGE_CREATED,
         message.chat_id,
-        {**event_view(view), "recipientIds": sorted(str(user_id) for user_id in recipients)},
+        {
+            **event_view(view),
+            "recipientIds": sorted(str(user_id) for user_id in recipients),
+            "fanOut": fan_out,
+        },
     )
-    inline = len(recipients) <= get_settings().fan_out_inline_max_recipients
     ctx.tell(
-        MessagePosted(
-            message.id,
-            view,
-            frozenset(members),
-            frozenset(recipients),
-            fan_out="inline" if inline else "deferred",
-        )
+        MessagePosted(message.id, view, frozenset(members), frozenset(recipients), fan_out=fan_out)
     )
     ctx.after_commit(lambda: typing_indicator.reopen_window(message.chat_id, ctx.user_id))
     ctx.after_commit(lambda: message_cache.put(view))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
@@ -62,6 +62,14 @@ class MessageCreated(WireMessage):
     """A stored message and who should receive it (every member but the sender)."""
 
     recipient_ids: list[uuid.UUID]
+    fan_out: Literal["inline", "deferred"] | None = Field(
+        default=None,
+        description=(
+            "How the recipients get it: `inline`, pushed by the sending invocation; "
+            "`deferred` (a big group), pushed by the fan-out function, whose event "
+            "source lets only these through."
+        ),
+    )
 
 
 class MessageDelivered(EventData):

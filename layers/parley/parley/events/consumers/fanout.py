@@ -6,7 +6,9 @@ consumer of `message.created` (partitioned by chat, so a chat's messages
 arrive in order) pushes the frame to the recipients' live connections,
 `fan_out_batch_size` recipients at a time, and marks the ones reached
 DELIVERED after each batch, as the invocation does for a small chat: the
-sender hears the aggregate status change.
+sender hears the aggregate status change. The event says which it was
+(`fanOut`); the event source's filter passes only `deferred` ones, so a
+small chat's message never invokes this function.
 
 It is idempotent without a `processed_events` row: each connection reached is
 recorded per message (`connections.record_pushed`) and skipped by a retry,
@@ -42,7 +44,10 @@ def fan_out_message(_session: Session | None, envelope: Envelope) -> None:
     settings = get_settings()
     message = MessageCreated.model_validate(envelope.data)
     recipients = sorted(set(message.recipient_ids) - {message.sender_id})
-    if len(recipients) <= settings.fan_out_inline_max_recipients:
+    if message.fan_out == "inline" or (
+        # Written before events said which: the same rule as the sender's.
+        message.fan_out is None and len(recipients) <= settings.fan_out_inline_max_recipients
+    ):
         return  # the sending invocation pushed it
     age = (datetime.now(UTC) - envelope.occurred_at).total_seconds()
     if age > settings.fan_out_max_age_seconds:
