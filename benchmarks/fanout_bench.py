@@ -69,7 +69,7 @@ async def measure(base_url: str, team, rounds: int) -> dict[str, Any]:
                 arrivals.setdefault(frame["data"]["body"], []).append(time.perf_counter())
 
     readers = [asyncio.create_task(read(socket)) for socket in others]
-    acks, everyone, complete = [], [], 0
+    acks, first, everyone, complete = [], [], [], 0
     for index in range(rounds + 2):  # two warm-up rounds
         body = f"fan-out {index}"
         sent_at = time.perf_counter()
@@ -86,6 +86,8 @@ async def measure(base_url: str, team, rounds: int) -> dict[str, Any]:
         got = arrivals.get(body, [])
         if index >= 2:
             acks.append(acked)
+            if got:
+                first.append(min(got) - sent_at)
             if len(got) == len(others):
                 complete += 1
                 everyone.append(max(got) - sent_at)
@@ -99,6 +101,7 @@ async def measure(base_url: str, team, rounds: int) -> dict[str, Any]:
         "rounds": rounds,
         "connect_all_s": round(connected_s, 1),
         "ack": summary(acks),
+        "first_received": summary(first) if first else None,
         "all_received": summary(everyone) if everyone else None,
         "rounds_complete": complete,
     }
