@@ -32,7 +32,7 @@ _engine: Engine | None = None
 
 # Events emitted in a session's open transaction (`parley.events.outbox.emit`):
 # the unit of work writes them as it commits, then publishes them.
-PENDING_ROWS = "parley.events.pending_rows"
+PENDING_EVENTS = "parley.events.pending"
 
 # The unit of work running on this thread, when its entry made it ambient:
 # `session_scope()` inside it then uses its connection instead of a second one.
@@ -198,7 +198,7 @@ class UnitOfWork:
         self._open_session = session
         try:
             yield
-            events = session.info.pop(PENDING_ROWS, [])
+            events = session.info.pop(PENDING_EVENTS, [])
             written = None
             if events:
                 session.flush()

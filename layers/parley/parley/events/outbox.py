@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from parley.config import get_settings
 from parley.db.arrays import uuid_array
 from parley.db.models import OutboxEvent
-from parley.db.session import PENDING_ROWS
+from parley.db.session import PENDING_EVENTS
 from parley.events.catalog import topic
 from parley.events.envelope import Envelope
 from parley.events.models import parse_data
@@ -56,7 +56,7 @@ def emit(
         key=str(key),
         data=to_jsonable_python(data),
     )
-    session.info.setdefault(PENDING_ROWS, []).append(
+    session.info.setdefault(PENDING_EVENTS, []).append(
         PendingEvent(envelope.id, event_type, envelope.key, envelope.to_json())
     )
     return envelope
