@@ -130,11 +130,13 @@ _WRITE = text(
     WITH written AS (
         INSERT INTO outbox (event_id, topic, key, payload)
         SELECT event_id, topic, key, payload
-        FROM unnest(
-            CAST(:event_ids AS uuid[]),
-            CAST(:topics AS varchar[]),
-            CAST(:keys AS varchar[]),
-            CAST(:payloads AS jsonb[])
+        FROM ROWS FROM (
+            unnest(CAST(:event_ids AS uuid[])),
+            unnest(CAST(:topics AS varchar[])),
+            unnest(CAST(:keys AS varchar[])),
+            -- One JSON array, not a jsonb[]: psycopg would escape every quote
+            -- of every payload (a big group's message holds a thousand ids).
+            jsonb_array_elements(CAST(:payloads AS jsonb))
         ) WITH ORDINALITY AS event (event_id, topic, key, payload, position)
         ORDER BY position
         RETURNING id, event_id, topic, key
@@ -162,7 +164,7 @@ def write(
             "event_ids": uuid_array(event.event_id for event in events),
             "topics": [event.topic for event in events],
             "keys": [event.key for event in events],
-            "payloads": [json.dumps(event.payload) for event in events],
+            "payloads": json.dumps([event.payload for event in events]),
             "owed_before": owed_before,
         },
     )
