@@ -188,8 +188,11 @@ def _dropped(connection: http.client.HTTPConnection) -> bool:
     sock = connection.sock
     if sock is None:
         return True
-    readable, _, _ = select.select([sock], [], [], 0)
-    return bool(readable)
+    # poll, not select: a process may hold more than 1,024 descriptors (the dev
+    # gateway's in-process mode runs the functions next to every client socket).
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(0))
 
 
 @lru_cache(maxsize=1)
