@@ -180,7 +180,9 @@ def _publish(ctx: ActionContext, members: set[uuid.UUID], message: Message) -> d
             return current_view(session, stored)
 
     recipients = members - {message.sender_id}
-    receipts.create_sent(session, message, recipients)
+    # In text once, for the receipts and the event alike (a big group's thousand).
+    recipient_ids = sorted(map(str, recipients))
+    receipts.create_sent(session, message, recipient_ids)
     view = message_view(message, ReceiptStatus.SENT)
     inline = len(recipients) <= get_settings().fan_out_inline_max_recipients
     fan_out = "inline" if inline else "deferred"
@@ -190,7 +192,7 @@ def _publish(ctx: ActionContext, members: set[uuid.UUID], message: Message) -> d
         message.chat_id,
         {
             **event_view(view),
-            "recipientIds": sorted(str(user_id) for user_id in recipients),
+            "recipientIds": recipient_ids,
             "fanOut": fan_out,
         },
     )

@@ -72,7 +72,9 @@ _INSERT_SENT = text(
 )
 
 
-def create_sent(session: Session, message: Message, recipient_ids: Iterable[uuid.UUID]) -> None:
+def create_sent(
+    session: Session, message: Message, recipient_ids: Iterable[uuid.UUID | str]
+) -> None:
     recipients = list(recipient_ids)
     if recipients:
         session.execute(
