@@ -22,10 +22,11 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import func, select, text, tuple_
+from sqlalchemy import TextClause, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from parley.db.arrays import uuid_array
 from parley.db.models import AnalyticsChatDaily, AnalyticsReadSample, AnalyticsUserDaily
 from parley.events import catalog
 from parley.events.consumers.base import Consumer, lambda_handler
@@ -50,6 +51,7 @@ Daily = type[AnalyticsChatDaily] | type[AnalyticsUserDaily]
 COUNTS_OWED = "parley.analytics.counts_owed"
 READS_OWED = "parley.analytics.reads_owed"
 COUNTED = ("messages_sent", "messages_delivered")
+FIGURES = ("messages_sent", "messages_delivered", "messages_read", "median_read_ms")
 
 
 def _day(moment: datetime) -> date:
@@ -74,43 +76,64 @@ def settle(session: Session) -> None:
 
     Rows are written table by table in key order, the same order in every
     transaction, so that concurrent batches wait for each other instead of
-    deadlocking.
+    deadlocking. Each write returns its rows as they now stand: the figures
+    announced.
     """
     counts = session.info.pop(COUNTS_OWED, {})
     reads = session.info.pop(READS_OWED, {})
+    current: dict[tuple[Daily, uuid.UUID, date], Mapping[str, Any]] = {}
     for table in (AnalyticsChatDaily, AnalyticsUserDaily):
         owed = sorted((owner, day) for (of, owner, day) in counts if of is table)
         if owed:
-            _add_counts(
-                session, table, [(owner, day, counts[(table, owner, day)]) for owner, day in owed]
-            )
+            added = [counts[(table, owner, day)] for owner, day in owed]
+            for row in _add_counts(session, table, owed, added):
+                current[(table, row["owner"], row["day"])] = row
         for owner, day in sorted((owner, day) for (of, owner, day) in reads if of is table):
-            _refresh_reads(session, table, owner, day)
-    _publish_figures(session, [*dict.fromkeys([*counts, *reads])])
+            current[(table, owner, day)] = _refresh_reads(session, table, owner, day)
+    for key in dict.fromkeys([*counts, *reads]):
+        _publish_figures(session, key, current[key])
+
+
+def _upsert_counts(table: Daily) -> TextClause:
+    owner = _owner_column(table)
+    return text(
+        f"""
+        INSERT INTO {table.__tablename__} AS daily ({owner}, day, {", ".join(COUNTED)})
+        SELECT * FROM unnest(
+            CAST(:owners AS uuid[]), CAST(:days AS date[]),
+            CAST(:sent AS integer[]), CAST(:delivered AS integer[])
+        )
+        ON CONFLICT ({owner}, day) DO UPDATE SET
+            {", ".join(f"{column} = daily.{column} + excluded.{column}" for column in COUNTED)}
+        RETURNING {owner} AS owner, day, {", ".join(FIGURES)}
+        """
+    )
+
+
+# One statement of a fixed text per table, whatever the number of rows (a
+# multi-row VALUES would be compiled anew for every batch size).
+_ADD_COUNTS = {table: _upsert_counts(table) for table in (AnalyticsChatDaily, AnalyticsUserDaily)}
 
 
 def _add_counts(
-    session: Session, table: Daily, rows: list[tuple[uuid.UUID, date, Counter]]
-) -> None:
-    owner_column = _owner_column(table)
-    statement = insert(table).values(
-        [
-            {owner_column: owner, "day": day, **{column: added[column] for column in COUNTED}}
-            for owner, day, added in rows
-        ]
-    )
-    session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[owner_column, "day"],
-            set_={
-                column: getattr(table, column) + getattr(statement.excluded, column)
-                for column in COUNTED
+    session: Session, table: Daily, keys: list[tuple[uuid.UUID, date]], added: list[Counter]
+) -> list[Mapping[str, Any]]:
+    return list(
+        session.execute(
+            _ADD_COUNTS[table],
+            {
+                "owners": uuid_array(owner for owner, _ in keys),
+                "days": [day for _, day in keys],
+                "sent": [counter["messages_sent"] for counter in added],
+                "delivered": [counter["messages_delivered"] for counter in added],
             },
-        )
+        ).mappings()
     )
 
 
-def _refresh_reads(session: Session, table: Daily, owner: uuid.UUID, day: date) -> None:
+def _refresh_reads(
+    session: Session, table: Daily, owner: uuid.UUID, day: date
+) -> Mapping[str, Any]:
     samples = AnalyticsReadSample
     owner_sample = samples.chat_id if table is AnalyticsChatDaily else samples.reader_id
     owner_column = _owner_column(table)
@@ -121,53 +144,45 @@ def _refresh_reads(session: Session, table: Daily, owner: uuid.UUID, day: date) 
         ).where(owner_sample == owner, samples.day == day)
     ).one()
     median_ms = round(median) if median is not None else None
-    session.execute(
-        insert(table)
-        .values(
-            {owner_column: owner, "day": day, "messages_read": count, "median_read_ms": median_ms}
+    columns = table.__table__.c
+    return (
+        session.execute(
+            insert(table)
+            .values(
+                {
+                    owner_column: owner,
+                    "day": day,
+                    "messages_read": count,
+                    "median_read_ms": median_ms,
+                }
+            )
+            .on_conflict_do_update(
+                index_elements=[owner_column, "day"],
+                set_={"messages_read": count, "median_read_ms": median_ms},
+            )
+            .returning(*(columns[name] for name in ("day", *FIGURES)))
         )
-        .on_conflict_do_update(
-            index_elements=[owner_column, "day"],
-            set_={"messages_read": count, "median_read_ms": median_ms},
-        )
+        .mappings()
+        .one()
     )
 
 
-def _publish_figures(session: Session, changed: list[tuple[Daily, uuid.UUID, date]]) -> None:
-    """The figures of every chat and user changed, as they now stand, in the order changed."""
-    current = {}
-    for table in (AnalyticsChatDaily, AnalyticsUserDaily):
-        keys = [(owner, day) for (of, owner, day) in changed if of is table]
-        if not keys:
-            continue
-        owner = getattr(table, _owner_column(table))
-        columns = table.__table__.c
-        for row in session.execute(
-            select(columns).where(tuple_(owner, table.day).in_(keys))
-        ).mappings():
-            current[(table, row[_owner_column(table)], row["day"])] = row
-    for key in changed:
-        row = current.get(key)
-        if row is None:
-            continue
-        table, owner, _ = key
-        if table is AnalyticsChatDaily:
-            figures = AnalyticsMessage(chat_id=owner, **_figures(row))
-            event_type = catalog.ANALYTICS_MESSAGE
-        else:
-            figures = AnalyticsUser(user_id=owner, **_figures(row))
-            event_type = catalog.ANALYTICS_USER
-        emit(session, event_type, owner, figures.model_dump(mode="json", by_alias=True))
+def _publish_figures(
+    session: Session, key: tuple[Daily, uuid.UUID, date], row: Mapping[str, Any]
+) -> None:
+    """One chat's or user's figures of one day, as they now stand."""
+    table, owner, _ = key
+    if table is AnalyticsChatDaily:
+        figures = AnalyticsMessage(chat_id=owner, **_figures(row))
+        event_type = catalog.ANALYTICS_MESSAGE
+    else:
+        figures = AnalyticsUser(user_id=owner, **_figures(row))
+        event_type = catalog.ANALYTICS_USER
+    emit(session, event_type, owner, figures.model_dump(mode="json", by_alias=True))
 
 
 def _figures(row: Mapping[str, Any]) -> dict:
-    return {
-        "day": row["day"],
-        "messages_sent": row["messages_sent"],
-        "messages_delivered": row["messages_delivered"],
-        "messages_read": row["messages_read"],
-        "median_read_ms": row["median_read_ms"],
-    }
+    return {"day": row["day"], **{name: row[name] for name in FIGURES}}
 
 
 def on_created(session: Session, envelope: Envelope) -> None:

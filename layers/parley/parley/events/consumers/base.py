@@ -22,12 +22,12 @@ from typing import Any
 from aws_lambda_powertools.utilities.kafka import ConsumerRecords, SchemaConfig, kafka_consumer
 from aws_lambda_powertools.utilities.kafka.consumer_records import ConsumerRecordRecords
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from parley.config import get_settings
 from parley.db import session_scope
-from parley.db.models import ProcessedEvent
+from parley.db.arrays import uuid_array
 from parley.events import catalog
 from parley.events.envelope import Envelope
 from parley.events.models import DeadLetter
@@ -77,16 +77,25 @@ class BatchResult:
         }
 
 
+# One statement of a fixed text for any number of events: a multi-row VALUES
+# would be compiled anew for each batch size, parameter by parameter.
+_CLAIM = text(
+    """
+    INSERT INTO processed_events (consumer, event_id)
+    SELECT :consumer, event_id FROM unnest(CAST(:event_ids AS uuid[])) AS event_id
+    ON CONFLICT DO NOTHING
+    RETURNING event_id
+    """
+)
+
+
 def claim_all(session: Session, consumer: str, event_ids: list[uuid.UUID]) -> set[uuid.UUID]:
     """Record that `consumer` handles these events in this transaction; those it had not yet."""
     if not event_ids:
         return set()
     return set(
         session.scalars(
-            pg_insert(ProcessedEvent)
-            .values([{"consumer": consumer, "event_id": id_} for id_ in dict.fromkeys(event_ids)])
-            .on_conflict_do_nothing()
-            .returning(ProcessedEvent.event_id)
+            _CLAIM, {"consumer": consumer, "event_ids": uuid_array(dict.fromkeys(event_ids))}
         )
     )
 
