@@ -248,13 +248,18 @@ def _without_keys_held_elsewhere(
     return [row for row in claimed if stream_of(row) not in blocked]
 
 
+# One array parameter, not an IN list expanded and compiled anew for every count.
+_MARK_PUBLISHED = text(
+    """
+    UPDATE outbox SET published_at = now()
+    WHERE event_id = ANY(CAST(:event_ids AS uuid[])) AND published_at IS NULL
+    """
+)
+
+
 def mark_published(connection: Connection, event_ids: Sequence[uuid.UUID | str]) -> None:
     if event_ids:
-        connection.execute(
-            update(outbox)
-            .where(outbox.c.event_id.in_(_uuids(event_ids)), outbox.c.published_at.is_(None))
-            .values(published_at=func.now())
-        )
+        connection.execute(_MARK_PUBLISHED, {"event_ids": uuid_array(event_ids)})
 
 
 def mark_failed(connection: Connection, event_ids: Sequence[uuid.UUID | str]) -> None:
