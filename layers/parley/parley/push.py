@@ -25,8 +25,9 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -125,7 +126,8 @@ class ConnectionsClient:
         """
         connection = self._connection()
         try:
-            connection.request("POST", path, body=body, headers=headers)
+            with _one_segment(connection.sock):
+                connection.request("POST", path, body=body, headers=headers)
             response = connection.getresponse()
             data = response.read()
         except (OSError, self._http.HTTPException) as error:
@@ -154,7 +156,8 @@ class ConnectionsClient:
                     raise HTTPClientError(error=error) from error
         connection.sock.settimeout(_READ_TIMEOUT)
         # http.client writes the headers and the body apart: without this, the
-        # body could wait for the ack of the headers (Nagle and delayed acks).
+        # body could wait for the ack of the headers (Nagle and delayed acks)
+        # where the request cannot leave in one segment (`_one_segment`).
         connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._local.connection = connection
         return connection
@@ -193,6 +196,21 @@ def _dropped(connection: http.client.HTTPConnection) -> bool:
     poller = select.poll()
     poller.register(sock, select.POLLIN)
     return bool(poller.poll(0))
+
+
+@contextmanager
+def _one_segment(sock: socket.socket) -> Iterator[None]:
+    """Writes made inside leave together (Linux's TCP_CORK): http.client writes a
+    request's headers and body apart, and each write would wake the gateway."""
+    cork = getattr(socket, "TCP_CORK", None)
+    if cork is None or sock.family not in (socket.AF_INET, socket.AF_INET6):
+        yield
+        return
+    sock.setsockopt(socket.IPPROTO_TCP, cork, 1)
+    try:
+        yield
+    finally:
+        sock.setsockopt(socket.IPPROTO_TCP, cork, 0)
 
 
 @lru_cache(maxsize=1)
