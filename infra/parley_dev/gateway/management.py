@@ -135,7 +135,9 @@ class ManagementApi:
         except UnicodeDecodeError:
             frame = body
         try:
-            sent = await asyncio.wait_for(connection.send(frame), self.options.post_timeout_seconds)
+            # A timeout scope, not wait_for: no task of its own for every push.
+            async with asyncio.timeout(self.options.post_timeout_seconds):
+                sent = await connection.send(frame)
         except TimeoutError:
             # A client that stopped reading: treat it as gone rather than hold
             # the caller (and its Lambda) forever.
