@@ -301,7 +301,13 @@ class Pusher:
         if len(deliveries) == 1:
             outcomes = [self._post(*deliveries[0])]
         else:
-            outcomes = list(_pool().map(lambda item: self._post(*item), deliveries))
+            # One share per thread, each pushed in turn: a task per push would
+            # wake a worker and hand the GIL over for every frame.
+            threads = min(_FAN_OUT_THREADS, len(deliveries))
+            shares = [deliveries[start::threads] for start in range(threads)]
+            done = _pool().map(lambda share: [self._post(*item) for item in share], shares)
+            outcomes = [outcome for share in done for outcome in share]
+            deliveries = [item for share in shares for item in share]
         for (connection_id, _payload), (outcome, offline_user) in zip(
             deliveries, outcomes, strict=True
         ):
