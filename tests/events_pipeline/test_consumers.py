@@ -154,7 +154,25 @@ def test_a_recipient_with_a_live_connection_is_not_notified(sample_chat: SampleC
     assert outcome["processed"] == 1
     with session_scope() as session:
         assert session.scalars(select(Notification)).all() == []
+        # Nothing to do, so no transaction: the record leaves no trace
+        assert session.scalars(select(ProcessedEvent)).all() == []
     assert events_of(catalog.NOTIFICATION_REQUESTED) == []
+
+
+def test_a_record_delivered_again_once_its_recipient_left_notifies_them(
+    sample_chat: SampleChat,
+) -> None:
+    connections.add(connections.Connection("Ab3dEfGhIjk=", sample_chat.bob, time.time()))
+    invoke("notifications", sample_event("kafka_message_created.json"))
+    connections.remove("Ab3dEfGhIjk=")
+
+    invoke("notifications", sample_event("kafka_message_created.json"))
+    invoke("notifications", sample_event("kafka_message_created.json"))
+
+    with session_scope() as session:
+        (row,) = session.scalars(select(Notification)).all()
+    assert row.user_id == sample_chat.bob
+    assert len(events_of(catalog.NOTIFICATION_REQUESTED)) == 1
 
 
 def test_a_record_that_keeps_failing_is_dead_lettered_and_the_batch_goes_on(

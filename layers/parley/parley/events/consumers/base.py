@@ -58,6 +58,10 @@ class Consumer:
     # Runs in each transaction once its records are applied: what a
     # consumer owes once per transaction rather than once per record.
     settle: Callable[[Session], None] | None = None
+    # Asked before any transaction is opened: an event it answers False for
+    # has nothing to do now, and leaves no trace (no `processed_events` row;
+    # delivered again, it is asked again).
+    has_work: Callable[[Envelope], bool] | None = None
 
 
 @dataclass
@@ -126,6 +130,9 @@ def handle_record(consumer: Consumer, record: ConsumerRecordRecords, result: Bat
             envelope = Envelope.model_validate(record.value)
             if envelope.type not in consumer.topics:
                 result.ignored += 1
+                return
+            if consumer.has_work is not None and not consumer.has_work(envelope):
+                result.processed += 1
                 return
             if consumer.own_units:
                 consumer.apply(None, envelope)
@@ -200,7 +207,12 @@ def handle_whole_batch(
         envelopes = [Envelope.model_validate(record.value) for record in records]
         wanted = [envelope for envelope in envelopes if envelope.type in consumer.topics]
         result.ignored = len(envelopes) - len(wanted)
-        result.processed, result.duplicates = apply_in_one_transaction(consumer, wanted)
+        if consumer.has_work is not None:
+            busy = [envelope for envelope in wanted if consumer.has_work(envelope)]
+            result.processed = len(wanted) - len(busy)
+            wanted = busy
+        applied, result.duplicates = apply_in_one_transaction(consumer, wanted)
+        result.processed += applied
     except Exception as exc:  # rolled back: record by record finds the culprit
         logger.warning(
             "batch failed as a whole; going record by record",

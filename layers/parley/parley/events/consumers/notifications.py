@@ -7,6 +7,7 @@ default one logs; a push or e-mail sender implements `NotificationSender`.
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -65,14 +66,21 @@ def use_sender(sender: NotificationSender | None) -> None:
     _sender = sender
 
 
-def notify_offline_recipients(session: Session, envelope: Envelope) -> None:
-    message = MessageCreated.model_validate(envelope.data)
+def _offline_recipients(message: MessageCreated) -> list[uuid.UUID]:
     recipients = [user for user in message.recipient_ids if user != message.sender_id]
     online = connections.of_users(recipients)
+    return [user for user in recipients if not online.get(user)]
+
+
+def has_offline_recipients(envelope: Envelope) -> bool:
+    """Most messages reach only people online: no transaction for those."""
+    return bool(_offline_recipients(MessageCreated.model_validate(envelope.data)))
+
+
+def notify_offline_recipients(session: Session, envelope: Envelope) -> None:
+    message = MessageCreated.model_validate(envelope.data)
     sender = get_sender()
-    for user_id in recipients:
-        if online.get(user_id):
-            continue
+    for user_id in _offline_recipients(message):
         notification_id = session.execute(
             insert(Notification)
             .values(
@@ -111,5 +119,10 @@ def notify_offline_recipients(session: Session, envelope: Envelope) -> None:
         )
 
 
-CONSUMER = Consumer(NAME, frozenset({catalog.MESSAGE_CREATED}), notify_offline_recipients)
+CONSUMER = Consumer(
+    NAME,
+    frozenset({catalog.MESSAGE_CREATED}),
+    notify_offline_recipients,
+    has_work=has_offline_recipients,
+)
 handler = lambda_handler(CONSUMER)
